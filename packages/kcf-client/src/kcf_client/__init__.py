@@ -1,0 +1,7 @@
+"""kcf-client (skeleton; filled by its issue)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

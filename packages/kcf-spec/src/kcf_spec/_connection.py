@@ -1,0 +1,272 @@
+"""``ConnectionInfo``: the typed value of a connection file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+
+from ._channel import Channel
+from ._errors import ConnectionFileError, ConnectionFileNotFound
+from ._validate import Profile, check_connection
+
+__all__ = ["ConnectionInfo", "Transport", "DEFAULT_SIGNATURE_SCHEME"]
+
+Transport = Literal["tcp", "ipc"]
+
+#: The scheme a document means when it has no ``signature_scheme`` (what jupyter_client
+#: and ipykernel assume: their ``Session`` default).
+DEFAULT_SIGNATURE_SCHEME = "hmac-sha256"
+
+_KNOWN = frozenset(
+    {c.port_key for c in Channel}
+    | {"ip", "transport", "key", "signature_scheme", "kernel_name"}
+    | {"curve_publickey", "curve_secretkey"}
+)
+_WILDCARD_CONNECT = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """Everything needed to reach a kernel: five ports, an address, a key and its scheme.
+
+    The key is always ``bytes`` (the UTF-8 bytes of the file's ``key`` string). Fields the
+    model does not name (``jupyter_session``, Enterprise Gateway's ``pid``...) are kept in
+    :attr:`extras` and written back by :meth:`to_dict`, so a round trip loses nothing.
+
+    Args:
+        shell_port: port (tcp) or ipc suffix of the shell channel; 0 means "choose"
+            (launch profile only).
+        iopub_port: likewise for iopub.
+        stdin_port: likewise for stdin.
+        control_port: likewise for control.
+        hb_port: likewise for the heartbeat.
+        ip: address to bind or connect (tcp), or the path prefix of the sockets (ipc).
+        transport: ``"tcp"`` or ``"ipc"``.
+        key: the HMAC key; empty means messages are not signed.
+        signature_scheme: ``"hmac-<hashlib name>"``.
+        kernel_name: the kernelspec name, if the writer recorded one.
+        curve_publickey: Z85 CURVE public key of the kernel (with ``curve_secretkey``).
+        curve_secretkey: Z85 CURVE secret key of the kernel.
+        extras: every other field of the document, in its original order.
+
+    .. versionadded:: 0.1.0
+    """
+
+    shell_port: int
+    iopub_port: int
+    stdin_port: int
+    control_port: int
+    hb_port: int
+    ip: str = "127.0.0.1"
+    transport: Transport = "tcp"
+    key: bytes = b""
+    signature_scheme: str = DEFAULT_SIGNATURE_SCHEME
+    kernel_name: str | None = None
+    curve_publickey: str | None = None
+    curve_secretkey: str | None = None
+    extras: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, bytes):
+            raise TypeError(f"key must be bytes, not {type(self.key).__name__}")
+        try:
+            self.key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConnectionFileError(
+                "a key whose bytes are UTF-8 text", pointer="/key", value=self.key
+            ) from None
+        if not isinstance(self.extras, MappingProxyType):
+            object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
+        # The same rules as a loaded document, so a hand-built value can always be written.
+        if not check_connection(self.to_dict(), "launch"):
+            from ._schema import explain
+
+            raise explain(self.to_dict(), "launch")
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_ports(
+        cls,
+        ports: Mapping[Channel, int],
+        **fields: Any,
+    ) -> ConnectionInfo:
+        """Build from a ``{Channel: port}`` mapping plus any other field."""
+        return cls(**{c.port_key: int(ports[c]) for c in Channel}, **fields)
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: object,
+        *,
+        profile: Profile = "connect",
+        path: str | os.PathLike[str] | None = None,
+    ) -> ConnectionInfo:
+        """Build from a decoded JSON document, validating it against ``profile``.
+
+        Args:
+            data: the decoded document.
+            profile: ``"connect"`` (every port 1..65535) or ``"launch"`` (0 = choose).
+            path: the file it came from, named in errors.
+
+        Raises:
+            ConnectionFileError: the document is not valid; the error names the JSON
+                pointer, the value and what was expected.
+        """
+        if not check_connection(data, profile):
+            from ._schema import explain
+
+            err = explain(data, profile)
+            raise err.with_path(path) if path is not None else err
+        assert isinstance(data, dict)
+        extras = {k: v for k, v in data.items() if k not in _KNOWN}
+        return cls(
+            **{c.port_key: int(data[c.port_key]) for c in Channel},
+            ip=data["ip"],
+            transport=data["transport"],
+            key=data["key"].encode("utf-8"),
+            signature_scheme=data.get("signature_scheme", DEFAULT_SIGNATURE_SCHEME),
+            kernel_name=data.get("kernel_name"),
+            curve_publickey=data.get("curve_publickey"),
+            curve_secretkey=data.get("curve_secretkey"),
+            extras=MappingProxyType(extras),
+        )
+
+    @classmethod
+    def loads(
+        cls,
+        text: str | bytes,
+        *,
+        profile: Profile = "connect",
+        path: str | os.PathLike[str] | None = None,
+    ) -> ConnectionInfo:
+        """Parse JSON text (see :meth:`from_dict`).
+
+        Raises:
+            ConnectionFileError: the text is not JSON, not an object, or not valid.
+        """
+        try:
+            data = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            where = (
+                f" (line {exc.lineno}, column {exc.colno})"
+                if isinstance(exc, json.JSONDecodeError)
+                else ""
+            )
+            raise ConnectionFileError(
+                "a JSON document", path=path, detail=f"it is not valid JSON: {detail}{where}"
+            ) from None
+        return cls.from_dict(data, profile=profile, path=path)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, profile: Profile = "connect"
+    ) -> ConnectionInfo:
+        """Read and validate a connection file.
+
+        Raises:
+            ConnectionFileNotFound: there is no such file.
+            ConnectionFileError: it cannot be read as a valid connection document.
+        """
+        try:
+            with open(path, "rb") as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise ConnectionFileNotFound(os.fspath(path)) from None
+        except IsADirectoryError:
+            raise ConnectionFileError(
+                "a file", path=path, detail="it is a directory"
+            ) from None
+        except OSError as exc:
+            raise ConnectionFileError(
+                "a readable file", path=path, detail=f"it cannot be read: {exc.strerror}"
+            ) from None
+        return cls.loads(text, profile=profile, path=path)
+
+    # -- views ----------------------------------------------------------------------------
+
+    @property
+    def ports(self) -> Mapping[Channel, int]:
+        """``{Channel: port}`` in canonical order."""
+        return MappingProxyType({c: getattr(self, c.port_key) for c in Channel})
+
+    def port(self, channel: Channel) -> int:
+        """The port (or ipc suffix) of ``channel``."""
+        return int(getattr(self, Channel(channel).port_key))
+
+    def url(self, channel: Channel) -> str:
+        """The ZeroMQ endpoint of ``channel`` as written (for binding).
+
+        tcp: ``tcp://{ip}:{port}``, IPv6 addresses in brackets; ipc: ``ipc://{ip}-{port}``.
+        """
+        return self._endpoint(self.ip, channel)
+
+    def connect_url(self, channel: Channel) -> str:
+        """Like :meth:`url`, with a bind-all address (``0.0.0.0``, ``*``, ``::``) mapped to
+        the loopback address of the same family, which is where a local client connects."""
+        ip = self.ip if self.transport == "ipc" else _WILDCARD_CONNECT.get(self.ip, self.ip)
+        return self._endpoint(ip, channel)
+
+    def _endpoint(self, ip: str, channel: Channel) -> str:
+        port = self.port(channel)
+        if self.transport == "ipc":
+            return f"ipc://{ip}-{port}"
+        host = f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
+        return f"tcp://{host}:{port}"
+
+    @property
+    def is_ipv6(self) -> bool:
+        """``True`` for a tcp address that is an IPv6 literal."""
+        return self.transport == "tcp" and ":" in self.ip
+
+    @property
+    def signed(self) -> bool:
+        """``True`` when messages are signed (the key is not empty)."""
+        return bool(self.key)
+
+    def replace(self, **changes: Any) -> ConnectionInfo:
+        """A copy with ``changes`` applied (ports may be given as ``ports={Channel: int}``)."""
+        ports = changes.pop("ports", None)
+        if ports is not None:
+            changes.update({Channel(c).port_key: int(p) for c, p in ports.items()})
+        return dataclasses.replace(self, **changes)
+
+    def __iter__(self) -> Iterator[tuple[Channel, int]]:
+        return iter(self.ports.items())
+
+    # -- output ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document, in the field order jupyter_client writes, extras last."""
+        out: dict[str, Any] = {c.port_key: getattr(self, c.port_key) for c in Channel}
+        out["ip"] = self.ip
+        out["key"] = self.key.decode("utf-8")
+        out["transport"] = self.transport
+        out["signature_scheme"] = self.signature_scheme
+        if self.kernel_name is not None:
+            out["kernel_name"] = self.kernel_name
+        if self.curve_publickey is not None:
+            out["curve_publickey"] = self.curve_publickey
+        if self.curve_secretkey is not None:
+            out["curve_secretkey"] = self.curve_secretkey
+        for k, v in self.extras.items():
+            out.setdefault(k, v)
+        return out
+
+    def dumps(self) -> str:
+        """The document as JSON text (2-space indent, trailing newline)."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def __repr__(self) -> str:
+        ports = ", ".join(f"{c.value}={p}" for c, p in self.ports.items())
+        return (
+            f"ConnectionInfo({self.transport}://{self.ip} {ports}, "
+            f"scheme={self.signature_scheme!r}, key=<{len(self.key)} bytes>)"
+        )

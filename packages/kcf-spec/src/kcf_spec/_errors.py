@@ -1,0 +1,142 @@
+"""The one exception hierarchy of kcf.
+
+Every error any kcf package raises derives from :class:`KcfError`. Where callers of the
+older Jupyter APIs already catch a builtin, our error inherits it too, so that code keeps
+working (``except FileNotFoundError`` still catches a missing connection file).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "KcfError",
+    "ConnectionFileError",
+    "ConnectionFileNotFound",
+    "WireError",
+    "MalformedMessage",
+    "SignatureError",
+    "ReplayError",
+    "UnsupportedScheme",
+]
+
+
+class KcfError(Exception):
+    """Root of every error raised by kcf-spec, kcf-kernel and kcf-client.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class ConnectionFileError(KcfError, ValueError):
+    """A connection (or registration) document is not what it must be.
+
+    Attributes:
+        path: the file the document came from, or ``None`` for an in-memory document.
+        pointer: JSON pointer (RFC 6901) to the offending value; ``""`` is the whole document.
+        value: the offending value (``None`` when the field is missing).
+        expected: what was expected there, in words.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        expected: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        pointer: str = "",
+        value: object = None,
+        missing: bool = False,
+        detail: str | None = None,
+    ) -> None:
+        self.path = os.fspath(path) if path is not None else None
+        self.pointer = pointer
+        self.value = value
+        self.expected = expected
+        self.missing = missing
+        self.detail = detail
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = self.path if self.path is not None else "<connection info>"
+        at = self.pointer or "/"
+        if self.missing:
+            got = "it is missing"
+        elif self.detail is not None:
+            got = self.detail
+        else:
+            got = f"got {_short_repr(self.value)}"
+        return f"{where}: at {at}: expected {self.expected}; {got}"
+
+    def with_path(self, path: str | os.PathLike[str]) -> ConnectionFileError:
+        """Return a copy of this error that names ``path`` as its file."""
+        err = type(self)(
+            self.expected,
+            path=path,
+            pointer=self.pointer,
+            value=self.value,
+            missing=self.missing,
+            detail=self.detail,
+        )
+        err.__cause__ = self.__cause__
+        return err
+
+
+class ConnectionFileNotFound(KcfError, FileNotFoundError):
+    """No connection file matched what was asked for.
+
+    Attributes:
+        pattern: the name, path or glob that was looked for.
+        searched: the directories searched, in order.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, pattern: str, searched: tuple[str, ...] = ()) -> None:
+        self.pattern = pattern
+        self.searched = searched
+        where = ", ".join(searched) if searched else "(no directory searched)"
+        super().__init__(f"no connection file matches {pattern!r}; searched: {where}")
+        # FileNotFoundError's attributes, for callers that read them.
+        self.filename = pattern
+
+
+class WireError(KcfError, ValueError):
+    """A message on the wire could not be accepted.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class MalformedMessage(WireError):
+    """The frames do not form a Jupyter message (no delimiter, too few frames, bad JSON).
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class SignatureError(WireError):
+    """The HMAC signature is missing or does not match.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class ReplayError(SignatureError):
+    """A signature was seen before: the message is a replay.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class UnsupportedScheme(WireError):
+    """The ``signature_scheme`` names a digest this Python's hashlib does not have.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+def _short_repr(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
