@@ -88,7 +88,7 @@ def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors."""
     _install_workspace(session, "sphinx>=7", "myst-parser>=3", "furo")
     out = ROOT / "docs" / "_build" / "html"
-    session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", str(out))
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(out))
 
 
 @nox.session(python=TOOL_PYTHON)
