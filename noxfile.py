@@ -35,6 +35,7 @@ TEST_DEPS = [
     "ipykernel>=6.29",
     "jupyter-console>=6.6",
     "jsonschema-rs>=0.26",
+    "tomli>=2; python_version < '3.11'",
 ]
 
 nox.options.default_venv_backend = "uv|virtualenv"

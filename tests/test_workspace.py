@@ -1,0 +1,66 @@
+"""The monorepo's promises: one version, exact sibling pins, typed packages, documented API."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = {"kcf-spec": "kcf_spec", "kcf-kernel": "kcf_kernel", "kcf-client": "kcf_client"}
+
+
+def _project(dist: str) -> dict[str, object]:
+    with open(ROOT / "packages" / dist / "pyproject.toml", "rb") as f:
+        return dict(tomllib.load(f)["project"])
+
+
+def _root_version() -> str:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return str(tomllib.load(f)["project"]["version"])
+
+
+class TestVersions:
+    def test_versions_one_for_all(self) -> None:
+        """Every distribution, every ``__version__`` and the docs carry the workspace version."""
+        version = _root_version()
+        for dist, module in PACKAGES.items():
+            assert _project(dist)["version"] == version, dist
+            assert importlib.import_module(module).__version__ == version, module
+        conf = (ROOT / "docs" / "conf.py").read_text()
+        assert f'release = version = "{version}"' in conf
+
+    @pytest.mark.parametrize("dist", list(PACKAGES))
+    def test_versions_sibling_pins_exact(self, dist: str) -> None:
+        """A package requires its siblings at exactly the shared version."""
+        version = _root_version()
+        deps = [str(d) for d in _project(dist).get("dependencies", [])]  # type: ignore[attr-defined]
+        for dep in deps:
+            name = re.split(r"[=<>!~ \[;]", dep, maxsplit=1)[0]
+            if name in PACKAGES:
+                assert dep == f"{name}=={version}", f"{dist}: {dep}"
+
+    def test_versions_changelog_has_release(self) -> None:
+        """The changelog has a section for the current version."""
+        assert f"## [{_root_version()}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+class TestLayout:
+    @pytest.mark.parametrize(("dist", "module"), list(PACKAGES.items()))
+    def test_layout_package_is_typed_and_documented(self, dist: str, module: str) -> None:
+        """Each package ships ``py.typed``, a README and a public ``__all__`` that resolves."""
+        base = ROOT / "packages" / dist
+        assert (base / "src" / module / "py.typed").is_file()
+        assert (base / "README.md").is_file()
+        mod = importlib.import_module(module)
+        assert mod.__all__, module
+        missing = [name for name in mod.__all__ if not hasattr(mod, name)]
+        assert not missing, f"{module}.__all__ names what it does not define: {missing}"
