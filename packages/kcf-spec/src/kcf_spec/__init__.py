@@ -17,6 +17,10 @@ from ._errors import (
     UnsupportedScheme,
     WireError,
 )
+from ._message import PROTOCOL_VERSION, Header, Message
+from ._replay import ReplayGuard
+from ._signing import Signer, supported_schemes
+from ._wire import DELIMITER, Codec, new_id, parse, serialize
 
 __version__ = "0.1.0"
 
@@ -26,6 +30,18 @@ __all__ = [
     "ConnectionInfo",
     "Transport",
     "DEFAULT_SIGNATURE_SCHEME",
+    # wire format
+    "Header",
+    "Message",
+    "Codec",
+    "serialize",
+    "parse",
+    "Signer",
+    "ReplayGuard",
+    "supported_schemes",
+    "new_id",
+    "DELIMITER",
+    "PROTOCOL_VERSION",
     # errors
     "KcfError",
     "ConnectionFileError",

@@ -105,8 +105,20 @@ class ConnectionFileNotFound(KcfError, FileNotFoundError):
 class WireError(KcfError, ValueError):
     """A message on the wire could not be accepted.
 
+    Attributes:
+        check: which check failed, one short word (``"delimiter"``, ``"frame-count"``,
+            ``"utf-8"``, ``"json"``, ``"object"``, ``"field"``, ``"encode"``, ``"missing"``,
+            ``"mismatch"``, ``"replay"``, ``"scheme"``).
+        frame: the frame that failed (``"signature"``, ``"header"``, ``"parent_header"``,
+            ``"metadata"``, ``"content"``), or ``None`` when no one frame is at fault.
+
     .. versionadded:: 0.1.0
     """
+
+    def __init__(self, message: str, *, check: str = "", frame: str | None = None) -> None:
+        self.check = check
+        self.frame = frame
+        super().__init__(message)
 
 
 class MalformedMessage(WireError):
