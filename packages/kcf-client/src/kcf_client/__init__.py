@@ -1,7 +1,108 @@
-"""kcf-client (skeleton; filled by its issue)."""
+"""kcf-client: find, list and prune connection files; connect to kernels and talk to them.
+
+The blocking API lives here; :mod:`kcf_client.asyncio` has the same names for asyncio.
+Modules that need pyzmq are imported on first use, so ``import kcf_client`` stays cheap.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    ChannelError,
+    ClientError,
+    ConnectionClosed,
+    ExecutionError,
+    KernelDied,
+    KernelTimeout,
+    NotInKernel,
+    ProgramNotFound,
+)
+from ._find import default_runtime_dir, default_search_path, find_connection_file
+
+if TYPE_CHECKING:
+    from ._blocking import KernelConnection, connect
+    from ._compat import get_connection_file, get_connection_info
+    from ._console import connect_qtconsole, console_argv, launch_console
+    from ._core import ErrorInfo, ExecuteResult
+    from ._listing import (
+        DEFAULT_GRACE,
+        DEFAULT_PATTERN,
+        KernelEntry,
+        KernelState,
+        PruneResult,
+        list_kernels,
+        prune,
+    )
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    # finding
+    "find_connection_file",
+    "default_runtime_dir",
+    "default_search_path",
+    # listing and pruning
+    "list_kernels",
+    "prune",
+    "KernelEntry",
+    "KernelState",
+    "PruneResult",
+    "DEFAULT_PATTERN",
+    "DEFAULT_GRACE",
+    # connecting and talking
+    "connect",
+    "KernelConnection",
+    "ExecuteResult",
+    "ErrorInfo",
+    # consoles
+    "launch_console",
+    "console_argv",
+    "connect_qtconsole",
+    # compatibility with jupyter_client / ipykernel names
+    "get_connection_file",
+    "get_connection_info",
+    # errors
+    "ClientError",
+    "KernelTimeout",
+    "KernelDied",
+    "ChannelError",
+    "ConnectionClosed",
+    "ExecutionError",
+    "ProgramNotFound",
+    "NotInKernel",
+    "__version__",
+]
+
+_LAZY = {
+    "connect": "_blocking",
+    "KernelConnection": "_blocking",
+    "ExecuteResult": "_core",
+    "ErrorInfo": "_core",
+    "list_kernels": "_listing",
+    "prune": "_listing",
+    "KernelEntry": "_listing",
+    "KernelState": "_listing",
+    "PruneResult": "_listing",
+    "DEFAULT_PATTERN": "_listing",
+    "DEFAULT_GRACE": "_listing",
+    "launch_console": "_console",
+    "console_argv": "_console",
+    "connect_qtconsole": "_console",
+    "get_connection_file": "_compat",
+    "get_connection_info": "_compat",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kcf_client' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
