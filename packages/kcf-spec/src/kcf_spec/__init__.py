@@ -18,8 +18,11 @@ from ._errors import (
     WireError,
 )
 from ._message import PROTOCOL_VERSION, Header, Message
+from ._registration import RegistrationInfo, parse_port_report, port_report
 from ._replay import ReplayGuard
+from ._schema import load_schema, schema_path
 from ._signing import Signer, supported_schemes
+from ._validate import Kind, Profile, validate
 from ._wire import DELIMITER, Codec, new_id, parse, serialize
 
 __version__ = "0.1.0"
@@ -30,6 +33,15 @@ __all__ = [
     "ConnectionInfo",
     "Transport",
     "DEFAULT_SIGNATURE_SCHEME",
+    "RegistrationInfo",
+    "parse_port_report",
+    "port_report",
+    # schema
+    "validate",
+    "Profile",
+    "Kind",
+    "schema_path",
+    "load_schema",
     # wire format
     "Header",
     "Message",

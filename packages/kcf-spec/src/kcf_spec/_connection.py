@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from ._channel import Channel
 from ._errors import ConnectionFileError, ConnectionFileNotFound
-from ._validate import Profile, check_connection
+from ._validate import SCHEME_ALIASES, Profile, check_connection
 
 __all__ = ["ConnectionInfo", "Transport", "DEFAULT_SIGNATURE_SCHEME"]
 
@@ -81,6 +81,14 @@ class ConnectionInfo:
             raise ConnectionFileError(
                 "a key whose bytes are UTF-8 text", pointer="/key", value=self.key
             ) from None
+        for c in Channel:  # JSON Schema's integers include 1.0; the model holds ints
+            port = getattr(self, c.port_key)
+            if isinstance(port, float) and port.is_integer():
+                object.__setattr__(self, c.port_key, int(port))
+        scheme = self.signature_scheme
+        if isinstance(scheme, str) and scheme in SCHEME_ALIASES:
+            # "HmacSHA256" (Kotlin) means hmac-sha256; hold the spelling every reader knows.
+            object.__setattr__(self, "signature_scheme", SCHEME_ALIASES[scheme])
         if not isinstance(self.extras, MappingProxyType):
             object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
         # The same rules as a loaded document, so a hand-built value can always be written.
@@ -126,11 +134,17 @@ class ConnectionInfo:
             raise err.with_path(path) if path is not None else err
         assert isinstance(data, dict)
         extras = {k: v for k, v in data.items() if k not in _KNOWN}
+        try:
+            key = data["key"].encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (\ud800) decoded from JSON
+            raise ConnectionFileError(
+                "a key that is valid Unicode text", path=path, pointer="/key", value=data["key"]
+            ) from None
         return cls(
             **{c.port_key: int(data[c.port_key]) for c in Channel},
             ip=data["ip"],
             transport=data["transport"],
-            key=data["key"].encode("utf-8"),
+            key=key,
             signature_scheme=data.get("signature_scheme", DEFAULT_SIGNATURE_SCHEME),
             kernel_name=data.get("kernel_name"),
             curve_publickey=data.get("curve_publickey"),

@@ -1,0 +1,253 @@
+"""The JEP 66 handshake documents: the registration file and the kernel's port report.
+
+With the handshake pattern the client does not choose the kernel's ports. It binds one
+*registration* socket and hands the kernel a registration file naming it; the kernel binds
+its five sockets wherever it can and reports the ports in a message whose content is the
+*port report*. The client then has everything a :class:`ConnectionInfo` needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ._channel import Channel
+from ._connection import DEFAULT_SIGNATURE_SCHEME, ConnectionInfo, Transport
+from ._errors import ConnectionFileError, ConnectionFileNotFound
+from ._validate import SCHEME_ALIASES, check_port_report, check_registration
+
+__all__ = ["RegistrationInfo", "parse_port_report", "port_report"]
+
+_KNOWN = frozenset(
+    {"kernel_id", "transport", "registration_ip", "registration_port", "key", "signature_scheme"}
+)
+
+
+def _explain(data: object, kind: Any, path: str | os.PathLike[str] | None) -> ConnectionFileError:
+    from ._schema import explain
+
+    return explain(data, kind, path=path)
+
+
+def _read(path: str | os.PathLike[str]) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ConnectionFileNotFound(os.fspath(path)) from None
+    except IsADirectoryError:
+        raise ConnectionFileError("a file", path=path, detail="it is a directory") from None
+    except OSError as exc:
+        raise ConnectionFileError(
+            "a readable file", path=path, detail=f"it cannot be read: {exc.strerror}"
+        ) from None
+
+
+def _decode(text: str | bytes, path: str | os.PathLike[str] | None) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConnectionFileError(
+            "a JSON document",
+            path=path,
+            detail=f"it is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConnectionFileError(
+            "a JSON document", path=path, detail=f"it is not valid JSON: {exc}"
+        ) from None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegistrationInfo:
+    """A JEP 66 registration file: where the kernel reports the ports it bound.
+
+    The key is ``bytes`` (the UTF-8 bytes of the file's ``key``), as in
+    :class:`ConnectionInfo`. Fields the model does not name are kept in :attr:`extras`.
+
+    Args:
+        kernel_id: the id the client gave the kernel; the kernel repeats it.
+        registration_port: the port (tcp) or ipc suffix of the client's registration socket.
+        registration_ip: its address (tcp) or ipc path prefix.
+        transport: ``"tcp"`` or ``"ipc"``.
+        key: the HMAC key; empty means messages are not signed.
+        signature_scheme: ``"hmac-<hashlib name>"``.
+        extras: every other field, in order.
+
+    Raises:
+        ConnectionFileError: a field breaks ``schema/registration.schema.json``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    kernel_id: str
+    registration_port: int
+    registration_ip: str = "127.0.0.1"
+    transport: Transport = "tcp"
+    key: bytes = b""
+    signature_scheme: str = DEFAULT_SIGNATURE_SCHEME
+    extras: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, bytes):
+            raise TypeError(f"key must be bytes, not {type(self.key).__name__}")
+        try:
+            self.key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConnectionFileError(
+                "a key whose bytes are UTF-8 text", pointer="/key", value=self.key
+            ) from None
+        if isinstance(self.registration_port, float) and self.registration_port.is_integer():
+            object.__setattr__(self, "registration_port", int(self.registration_port))
+        scheme = self.signature_scheme
+        if isinstance(scheme, str) and scheme in SCHEME_ALIASES:
+            object.__setattr__(self, "signature_scheme", SCHEME_ALIASES[scheme])
+        if not isinstance(self.extras, MappingProxyType):
+            object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
+        doc = self.to_dict()
+        if not check_registration(doc):
+            raise _explain(doc, "registration", None)
+
+    @classmethod
+    def from_dict(
+        cls, data: object, *, path: str | os.PathLike[str] | None = None
+    ) -> RegistrationInfo:
+        """Build from a decoded registration document, validating it.
+
+        Raises:
+            ConnectionFileError: the document is not valid (names pointer, value, expectation).
+        """
+        if not check_registration(data):
+            raise _explain(data, "registration", path)
+        assert isinstance(data, dict)
+        try:
+            key = data["key"].encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConnectionFileError(
+                "a key that is valid Unicode text", path=path, pointer="/key", value=data["key"]
+            ) from None
+        return cls(
+            kernel_id=data["kernel_id"],
+            registration_port=int(data["registration_port"]),
+            registration_ip=data["registration_ip"],
+            transport=data["transport"],
+            key=key,
+            signature_scheme=data.get("signature_scheme", DEFAULT_SIGNATURE_SCHEME),
+            extras=MappingProxyType({k: v for k, v in data.items() if k not in _KNOWN}),
+        )
+
+    @classmethod
+    def loads(
+        cls, text: str | bytes, *, path: str | os.PathLike[str] | None = None
+    ) -> RegistrationInfo:
+        """Parse JSON text (see :meth:`from_dict`).
+
+        Raises:
+            ConnectionFileError: the text is not JSON, not an object, or not valid.
+        """
+        return cls.from_dict(_decode(text, path), path=path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RegistrationInfo:
+        """Read and validate a registration file.
+
+        Raises:
+            ConnectionFileNotFound: there is no such file.
+            ConnectionFileError: it cannot be read as a valid registration document.
+        """
+        return cls.loads(_read(path), path=path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document, extras last."""
+        out: dict[str, Any] = {
+            "kernel_id": self.kernel_id,
+            "transport": self.transport,
+            "registration_ip": self.registration_ip,
+            "registration_port": self.registration_port,
+            "key": self.key.decode("utf-8"),
+            "signature_scheme": self.signature_scheme,
+        }
+        for k, v in self.extras.items():
+            out.setdefault(k, v)
+        return out
+
+    def dumps(self) -> str:
+        """The document as JSON text (2-space indent, trailing newline)."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @property
+    def url(self) -> str:
+        """The ZeroMQ endpoint of the registration socket (IPv6 in brackets)."""
+        if self.transport == "ipc":
+            return f"ipc://{self.registration_ip}-{self.registration_port}"
+        ip = self.registration_ip
+        host = f"[{ip}]" if ":" in ip else ip
+        return f"tcp://{host}:{self.registration_port}"
+
+    def connection_info(
+        self, ports: Mapping[Channel, int], *, ip: str | None = None, **fields: Any
+    ) -> ConnectionInfo:
+        """The :class:`ConnectionInfo` of a kernel that reported ``ports``.
+
+        Args:
+            ports: ``{Channel: port}``, e.g. from :func:`parse_port_report`.
+            ip: the kernel's address; defaults to :attr:`registration_ip`.
+            **fields: any other :class:`ConnectionInfo` field (``kernel_name``...).
+        """
+        return ConnectionInfo.from_ports(
+            ports,
+            ip=self.registration_ip if ip is None else ip,
+            transport=self.transport,
+            key=self.key,
+            signature_scheme=self.signature_scheme,
+            **fields,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RegistrationInfo({self.kernel_id!r}, {self.url}, "
+            f"scheme={self.signature_scheme!r}, key=<{len(self.key)} bytes>)"
+        )
+
+
+def parse_port_report(content: object) -> dict[Channel, int]:
+    """Read the ports from a kernel's port-report message content.
+
+    The documented message writes each port as a decimal string; integers are accepted
+    as well (xeus and ark send them).
+
+    Returns:
+        ``{Channel: port}`` in canonical order.
+
+    Raises:
+        ConnectionFileError: the content breaks ``schema/port-report.schema.json``.
+
+    .. versionadded:: 0.1.0
+    """
+    if not check_port_report(content):
+        raise _explain(content, "port-report", None)
+    assert isinstance(content, dict)
+    return {c: int(content[c.port_key]) for c in Channel}
+
+
+def port_report(ports: Mapping[Channel, int]) -> dict[str, str]:
+    """The port-report content for ``ports``, in the documented form (decimal strings).
+
+    Raises:
+        ConnectionFileError: a port is missing or not in 1..65535.
+
+    .. versionadded:: 0.1.0
+    """
+    content: dict[str, Any] = {}
+    for c in Channel:
+        port = ports.get(c)
+        content[c.port_key] = str(port) if isinstance(port, int) and not isinstance(port, bool) else port
+    if not check_port_report(content):
+        raise _explain(content, "port-report", None)
+    return content
