@@ -202,7 +202,9 @@ def main(argv: list[str]) -> int:
     n_valid = sum(1 for n, _ in vectors if n.startswith("valid/"))
     n_invalid = len(vectors) - n_valid
     if n_valid < MIN_VECTORS or n_invalid < MIN_VECTORS:
-        failures.append(f"need >= {MIN_VECTORS} valid and invalid vectors; have {n_valid}/{n_invalid}")
+        failures.append(
+            f"need >= {MIN_VECTORS} valid and invalid vectors; have {n_valid}/{n_invalid}"
+        )
 
     engines: list[Any] = [PythonJsonschema(schemas), RustJsonschema(schemas)]
     ajv = Ajv()
@@ -250,13 +252,13 @@ def main(argv: list[str]) -> int:
         agree += ok
 
     judges = [e.name for e in engines] + ["ajv"] + (["kcf"] if kcf is not None else [])
-    print(
+    sys.stdout.write(
         f"schema conformance: {len(vectors)} vectors ({n_valid} valid, {n_invalid} invalid), "
-        f"{agree} agreed by {', '.join(judges)}"
+        f"{agree} agreed by {', '.join(judges)}\n"
     )
     for failure in failures:
-        print(f"FAIL {failure}")
-    print("OK" if not failures else f"{len(failures)} failure(s)")
+        sys.stdout.write(f"FAIL {failure}\n")
+    sys.stdout.write("OK\n" if not failures else f"{len(failures)} failure(s)\n")
     return 1 if failures else 0
 
 

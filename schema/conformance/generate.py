@@ -90,11 +90,11 @@ def main(argv: list[str]) -> int:
         if not check:
             path.write_text(text, encoding="utf-8")
     if check and stale:
-        print(f"generate.py --check: out of date: {', '.join(stale)}", file=sys.stderr)
-        print("run: python schema/conformance/generate.py", file=sys.stderr)
+        sys.stderr.write(f"generate.py --check: out of date: {', '.join(stale)}\n")
+        sys.stderr.write("run: python schema/conformance/generate.py\n")
         return 1
     if not check:
-        print(f"generate.py: wrote {', '.join(stale) or 'nothing (all up to date)'}")
+        sys.stdout.write(f"generate.py: wrote {', '.join(stale) or 'nothing (all up to date)'}\n")
     return 0
 
 

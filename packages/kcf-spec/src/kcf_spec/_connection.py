@@ -26,7 +26,8 @@ _KNOWN = frozenset(
     | {"ip", "transport", "key", "signature_scheme", "kernel_name"}
     | {"curve_publickey", "curve_secretkey"}
 )
-_WILDCARD_CONNECT = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+# Maps bind-all addresses to the loopback a local client connects to (it binds nothing).
+_WILDCARD_CONNECT = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ class ConnectionInfo:
             if isinstance(port, float) and port.is_integer():
                 object.__setattr__(self, c.port_key, int(port))
         scheme = self.signature_scheme
-        if isinstance(scheme, str) and scheme in SCHEME_ALIASES:
+        if scheme in SCHEME_ALIASES:
             # "HmacSHA256" (Kotlin) means hmac-sha256; hold the spelling every reader knows.
             object.__setattr__(self, "signature_scheme", SCHEME_ALIASES[scheme])
         if not isinstance(self.extras, MappingProxyType):
@@ -106,7 +107,9 @@ class ConnectionInfo:
         **fields: Any,
     ) -> ConnectionInfo:
         """Build from a ``{Channel: port}`` mapping plus any other field."""
-        return cls(**{c.port_key: int(ports[c]) for c in Channel}, **fields)
+        kwargs: dict[str, Any] = {c.port_key: int(ports[c]) for c in Channel}
+        kwargs.update(fields)
+        return cls(**kwargs)
 
     @classmethod
     def from_dict(
@@ -180,9 +183,7 @@ class ConnectionInfo:
         return cls.from_dict(data, profile=profile, path=path)
 
     @classmethod
-    def load(
-        cls, path: str | os.PathLike[str], *, profile: Profile = "connect"
-    ) -> ConnectionInfo:
+    def load(cls, path: str | os.PathLike[str], *, profile: Profile = "connect") -> ConnectionInfo:
         """Read and validate a connection file.
 
         Raises:
@@ -195,9 +196,7 @@ class ConnectionInfo:
         except FileNotFoundError:
             raise ConnectionFileNotFound(os.fspath(path)) from None
         except IsADirectoryError:
-            raise ConnectionFileError(
-                "a file", path=path, detail="it is a directory"
-            ) from None
+            raise ConnectionFileError("a file", path=path, detail="it is a directory") from None
         except OSError as exc:
             raise ConnectionFileError(
                 "a readable file", path=path, detail=f"it cannot be read: {exc.strerror}"

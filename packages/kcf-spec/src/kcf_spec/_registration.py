@@ -103,10 +103,11 @@ class RegistrationInfo:
             raise ConnectionFileError(
                 "a key whose bytes are UTF-8 text", pointer="/key", value=self.key
             ) from None
-        if isinstance(self.registration_port, float) and self.registration_port.is_integer():
-            object.__setattr__(self, "registration_port", int(self.registration_port))
+        port: object = self.registration_port
+        if isinstance(port, float) and port.is_integer():
+            object.__setattr__(self, "registration_port", int(port))
         scheme = self.signature_scheme
-        if isinstance(scheme, str) and scheme in SCHEME_ALIASES:
+        if scheme in SCHEME_ALIASES:
             object.__setattr__(self, "signature_scheme", SCHEME_ALIASES[scheme])
         if not isinstance(self.extras, MappingProxyType):
             object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
@@ -247,7 +248,9 @@ def port_report(ports: Mapping[Channel, int]) -> dict[str, str]:
     content: dict[str, Any] = {}
     for c in Channel:
         port = ports.get(c)
-        content[c.port_key] = str(port) if isinstance(port, int) and not isinstance(port, bool) else port
+        content[c.port_key] = (
+            str(port) if isinstance(port, int) and not isinstance(port, bool) else port
+        )
     if not check_port_report(content):
         raise _explain(content, "port-report", None)
     return content

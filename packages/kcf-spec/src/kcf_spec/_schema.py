@@ -69,7 +69,7 @@ def schema_path(name: str) -> Path:
     return schema_dir() / SCHEMA_FILES[stem]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(stem: str) -> dict[str, Any]:
     with open(schema_path(stem), encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
@@ -84,7 +84,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return copy.deepcopy(_load(SCHEMA_NAMES.get(name, name)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(stem: str) -> Any:
     from jsonschema import Draft7Validator
 
@@ -187,10 +187,7 @@ def explain(
         if err.validator == "dependencies":
             # validator_value is the whole mapping; find the pair that fails.
             required = [
-                dep
-                for prop, deps in err.validator_value.items()
-                if prop in data
-                for dep in deps
+                dep for prop, deps in err.validator_value.items() if prop in data for dep in deps
             ]
         missing = next((r for r in required if r not in data), None)
         if missing is not None:

@@ -71,7 +71,9 @@ SIGNATURE_SCHEMES = frozenset(
 SCHEME_ALIASES = {"HmacSHA256": "hmac-sha256"}
 
 # definitions/curve_key: the Z85 alphabet (ZeroMQ RFC 32).
-_Z85 = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
+_Z85 = frozenset(
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+)
 # definitions/ip: ASCII control characters (\x00-\x1f, \x7f).
 _CONTROL = frozenset([*map(chr, range(0x20)), "\x7f"])
 # definitions/tcp_host: what a tcp address never contains.
@@ -142,7 +144,9 @@ def check_connection(data: object, profile: Profile = "connect") -> bool:
     has_pub = "curve_publickey" in data
     if has_pub != ("curve_secretkey" in data):
         return False
-    return not has_pub or (_curve_ok(data["curve_publickey"]) and _curve_ok(data["curve_secretkey"]))
+    return not has_pub or (
+        _curve_ok(data["curve_publickey"]) and _curve_ok(data["curve_secretkey"])
+    )
 
 
 def check_registration(data: object) -> bool:
