@@ -1,7 +1,113 @@
-"""kcf-kernel (skeleton; filled by its issue)."""
+"""kcf-kernel: the kernel side of Jupyter connection files.
+
+Runtime dir, atomic 0600 writing, three race-free ways to give a kernel its ports
+(bind-first, the JEP 66 handshake, cross-process reservations), an echo heartbeat that runs
+outside the GIL, launching and cleaning up kernel processes.
+"""
 
 from __future__ import annotations
 
+from ._bind import SOCKET_TYPES, KernelSockets, bind_kernel
+from ._errors import (
+    BindError,
+    HandshakeError,
+    HandshakeTimeout,
+    InsecureWriteError,
+    KernelWaitTimeout,
+    LaunchError,
+    LaunchTimeout,
+    PortAllocationError,
+    RuntimeDirError,
+    SocketPathTooLong,
+    WriteError,
+)
+from ._handshake import (
+    ACK_MSG_TYPE,
+    REPORT_MSG_TYPE,
+    handshake_kernel,
+    launch_handshake,
+    report_ports,
+    write_registration_file,
+)
+from ._heartbeat import Heartbeat
+from ._ipc import check_ipc_paths, default_ipc_prefix, ipc_socket_paths, max_ipc_path_length
+from ._launch import (
+    KernelProcess,
+    PortStrategy,
+    example_kernel_argv,
+    format_argv,
+    ipykernel_argv,
+    launch_kernel,
+)
+from ._paths import jupyter_data_dir, runtime_dir
+from ._reserve import PortReservation, port_is_listening, reserve_ports
+from ._signals import cleanup_on_signals
+from ._write import (
+    InsecureWriteWarning,
+    default_connection_file,
+    new_kernel_id,
+    new_key,
+    remove_connection_file,
+    remove_ipc_sockets,
+    write_connection_file,
+    write_private_file,
+)
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    # paths
+    "runtime_dir",
+    "jupyter_data_dir",
+    "default_connection_file",
+    # writing
+    "new_key",
+    "new_kernel_id",
+    "write_connection_file",
+    "write_private_file",
+    "remove_connection_file",
+    "remove_ipc_sockets",
+    "InsecureWriteWarning",
+    # ipc
+    "max_ipc_path_length",
+    "default_ipc_prefix",
+    "ipc_socket_paths",
+    "check_ipc_paths",
+    # strategy 1: bind-first
+    "KernelSockets",
+    "bind_kernel",
+    "SOCKET_TYPES",
+    "Heartbeat",
+    "cleanup_on_signals",
+    # strategy 2: handshake
+    "launch_handshake",
+    "handshake_kernel",
+    "report_ports",
+    "write_registration_file",
+    "REPORT_MSG_TYPE",
+    "ACK_MSG_TYPE",
+    # strategy 3: reservations
+    "reserve_ports",
+    "PortReservation",
+    "port_is_listening",
+    # launching
+    "launch_kernel",
+    "KernelProcess",
+    "PortStrategy",
+    "format_argv",
+    "ipykernel_argv",
+    "example_kernel_argv",
+    # errors
+    "RuntimeDirError",
+    "WriteError",
+    "InsecureWriteError",
+    "PortAllocationError",
+    "BindError",
+    "SocketPathTooLong",
+    "LaunchError",
+    "LaunchTimeout",
+    "KernelWaitTimeout",
+    "HandshakeError",
+    "HandshakeTimeout",
+    "__version__",
+]

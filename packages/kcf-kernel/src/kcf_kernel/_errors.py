@@ -1,0 +1,202 @@
+"""The errors kcf-kernel raises, all derived from :class:`kcf_spec.KcfError`.
+
+Each also inherits the builtin that callers of the older Jupyter APIs already catch
+(``OSError``, ``TimeoutError``...), and carries the file, port or channel that went wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from kcf_spec import KcfError
+
+__all__ = [
+    "RuntimeDirError",
+    "WriteError",
+    "InsecureWriteError",
+    "PortAllocationError",
+    "BindError",
+    "SocketPathTooLong",
+    "LaunchError",
+    "HandshakeError",
+    "HandshakeTimeout",
+    "LaunchTimeout",
+    "KernelWaitTimeout",
+]
+
+
+def _fspath(path: str | os.PathLike[str] | None) -> str | None:
+    return os.fspath(path) if path is not None else None
+
+
+class RuntimeDirError(KcfError, OSError):
+    """The Jupyter runtime directory cannot be created or used.
+
+    Attributes:
+        path: the directory.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"runtime directory {self.path}: {reason}")
+        self.filename = self.path
+
+
+class WriteError(KcfError, OSError):
+    """A connection (or registration) file could not be written.
+
+    Nothing is left behind: the temporary file is removed and an existing file at
+    ``path`` is unchanged.
+
+    Attributes:
+        path: the file that was to be written.
+        reason: what went wrong, in words.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, errno: int | None = None) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"cannot write {self.path}: {reason}")
+        self.errno = errno  # OSError's attribute, for callers that read it
+        self.filename = self.path
+
+
+class InsecureWriteError(WriteError, PermissionError):
+    """The file system did not give the file mode 0600 (set ``JUPYTER_ALLOW_INSECURE_WRITES=1``
+    to write it anyway, with a warning).
+
+    Attributes:
+        mode: the mode the file system gave the file.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str | os.PathLike[str], mode: int) -> None:
+        self.mode = mode
+        super().__init__(
+            path,
+            f"the file system gave it mode {oct(mode)} instead of 0o600 "
+            "(set JUPYTER_ALLOW_INSECURE_WRITES=1 to accept that, with a warning)",
+        )
+
+
+class PortAllocationError(KcfError, OSError):
+    """No port could be chosen or reserved.
+
+    Attributes:
+        ip: the address ports were wanted on.
+        port: the port that failed, when one did.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, *, ip: str | None = None, port: int | None = None) -> None:
+        self.ip = ip
+        self.port = port
+        super().__init__(message)
+
+
+class BindError(PortAllocationError):
+    """A kernel socket could not be bound to its endpoint (the port is in use...).
+
+    Attributes:
+        channel: the channel (``"shell"``...) whose socket failed.
+        endpoint: the ZeroMQ endpoint it was bound to.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, channel: str, endpoint: str, reason: str, *, port: int | None = None
+    ) -> None:
+        self.channel = channel
+        self.endpoint = endpoint
+        self.reason = reason
+        super().__init__(f"cannot bind the {channel} socket to {endpoint}: {reason}", port=port)
+
+
+class SocketPathTooLong(KcfError, ValueError):  # noqa: N818 - named for the situation
+    """An ipc socket path is longer than the platform allows (``sun_path``).
+
+    Attributes:
+        path: the socket path.
+        limit: the longest path the platform accepts, in bytes.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        n = len(os.fsencode(path))
+        super().__init__(
+            f"ipc socket path is {n} bytes, longer than this platform's limit of {limit}: "
+            f"{path} (use a shorter runtime directory or ip prefix)"
+        )
+
+
+class LaunchError(KcfError, OSError):
+    """A kernel process could not be started, or died before it was ready.
+
+    Attributes:
+        argv: the command line.
+        returncode: the exit status when the kernel died, else ``None``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, argv: Sequence[str], reason: str, *, returncode: int | None = None) -> None:
+        self.argv = list(argv)
+        self.reason = reason
+        self.returncode = returncode
+        super().__init__(f"kernel {self.argv!r}: {reason}")
+
+
+class HandshakeError(KcfError):
+    """The JEP 66 handshake failed (a bad or unsigned report, a wrong kernel id...).
+
+    Attributes:
+        registration_file: the registration file of that handshake.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, *, registration_file: str | os.PathLike[str] | None) -> None:
+        self.registration_file = _fspath(registration_file)
+        super().__init__(message)
+
+
+class HandshakeTimeout(HandshakeError, TimeoutError):  # noqa: N818 - named for the situation
+    """No port report (launcher) or acknowledgement (kernel) came in time.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class LaunchTimeout(LaunchError, TimeoutError):  # noqa: N818 - named for the situation
+    """A launched kernel was not ready in time (it never wrote its ports).
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class KernelWaitTimeout(KcfError, TimeoutError):  # noqa: N818 - named for the situation
+    """A kernel process did not exit within the time given to :meth:`KernelProcess.wait`.
+
+    Attributes:
+        pid: the process id.
+        timeout: the seconds waited.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, pid: int, timeout: float | None) -> None:
+        self.pid = pid
+        self.timeout = timeout
+        super().__init__(f"kernel process {pid} did not exit within {timeout} s")

@@ -1,0 +1,387 @@
+"""Strategy 2, the JEP 66 handshake: the kernel binds its own ports and reports them.
+
+Launcher half (:func:`launch_handshake`): bind a ``ROUTER`` registration socket (port 0,
+read back), write a registration file (atomic, 0600), start the kernel with it, receive its
+signed port report, check the kernel id, acknowledge, write the connection file.
+
+Kernel half (:func:`handshake_kernel`): read the registration file, bind first
+(:func:`bind_kernel`), connect a ``REQ`` socket to the registration socket, send the report,
+wait for the acknowledgement.
+
+The messages are ordinary signed Jupyter messages (key and scheme from the registration
+file). The report is ``msg_type`` :data:`REPORT_MSG_TYPE` with the documented content (the
+five ports as decimal strings, :func:`kcf_spec.port_report`) plus ``kernel_id``; the
+acknowledgement is :data:`ACK_MSG_TYPE` with ``{"status": "ok"}`` (or ``"error"`` and an
+``evalue`` saying why).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import zmq
+from kcf_spec import (
+    Channel,
+    Codec,
+    ConnectionFileError,
+    RegistrationInfo,
+    WireError,
+    parse_port_report,
+    port_report,
+)
+
+from ._bind import KernelSockets, bind_kernel
+from ._errors import HandshakeError, HandshakeTimeout, LaunchError
+from ._ipc import check_ipc_paths, default_ipc_prefix
+from ._launch import KernelProcess, _spawn, _Stream, format_argv
+from ._paths import ensure_private_dir
+from ._paths import runtime_dir as _runtime_dir
+from ._write import (
+    StrPath,
+    new_kernel_id,
+    new_key,
+    remove_ipc_sockets,
+    remove_owned_file,
+    write_connection_file,
+    write_private_file,
+)
+
+__all__ = [
+    "launch_handshake",
+    "handshake_kernel",
+    "report_ports",
+    "write_registration_file",
+    "REPORT_MSG_TYPE",
+    "ACK_MSG_TYPE",
+    "REGISTRATION_IPC_SUFFIX",
+]
+
+#: ``msg_type`` of the kernel's port report.
+REPORT_MSG_TYPE = "kernel_registration_request"
+#: ``msg_type`` of the launcher's acknowledgement.
+ACK_MSG_TYPE = "kernel_registration_reply"
+#: The ipc suffix of the registration socket (``<prefix>-99``); channels use 1..5.
+REGISTRATION_IPC_SUFFIX = 99
+
+
+def write_registration_file(registration: RegistrationInfo, path: StrPath) -> Path:
+    """Write a registration file atomically with mode 0600.
+
+    .. versionadded:: 0.1.0
+    """
+    return write_private_file(path, registration.dumps().encode("utf-8"))
+
+
+def _ipv6(sock: zmq.Socket[bytes], ip: str, transport: str) -> None:
+    if transport == "tcp" and ":" in ip:
+        sock.ipv6 = True
+
+
+# -- kernel half --------------------------------------------------------------------------
+
+
+def report_ports(
+    registration: RegistrationInfo,
+    sockets: KernelSockets,
+    *,
+    timeout: float = 30.0,
+    registration_file: StrPath | None = None,
+) -> None:
+    """Send the signed port report of ``sockets`` and wait for the acknowledgement.
+
+    Raises:
+        HandshakeTimeout: no acknowledgement within ``timeout`` seconds.
+        HandshakeError: the launcher refused the report, or answered with a bad message.
+
+    .. versionadded:: 0.1.0
+    """
+    codec = Codec(registration.key, registration.signature_scheme)
+    content: dict[str, Any] = dict(port_report(sockets.info.ports))
+    content["kernel_id"] = registration.kernel_id
+    req: zmq.Socket[bytes] = sockets.context.socket(zmq.REQ)
+    req.linger = 0
+    _ipv6(req, registration.registration_ip, registration.transport)
+    where = registration_file if registration_file is not None else registration.url
+    try:
+        req.connect(registration.url)
+        req.send_multipart(codec.serialize(codec.message(REPORT_MSG_TYPE, content)))
+        if not req.poll(int(timeout * 1000)):
+            raise HandshakeTimeout(
+                f"no acknowledgement from the launcher at {registration.url} within "
+                f"{timeout} s (registration file {where})",
+                registration_file=registration_file,
+            )
+        try:
+            ack = codec.parse(req.recv_multipart())
+        except WireError as exc:
+            raise HandshakeError(
+                f"bad acknowledgement from {registration.url}: {exc}",
+                registration_file=registration_file,
+            ) from exc
+    finally:
+        req.close(linger=0)
+    if ack.header.msg_type != ACK_MSG_TYPE or ack.content.get("status") != "ok":
+        raise HandshakeError(
+            f"the launcher refused the port report: {ack.content.get('evalue', ack.content)!r}",
+            registration_file=registration_file,
+        )
+
+
+def handshake_kernel(
+    registration: RegistrationInfo | StrPath,
+    context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    *,
+    timeout: float = 30.0,
+) -> KernelSockets:
+    """The kernel half of the handshake: bind first, report the ports, wait for the ack.
+
+    The sockets bind on ``registration_ip`` (tcp) or, for ipc, beside the registration
+    socket (same prefix, suffixes 1..5). No connection file is written: the launcher writes
+    it from the report.
+
+    Args:
+        registration: the registration file (or its parsed value).
+        context: the ZeroMQ context (default: a new one, ended by ``close``).
+        timeout: seconds to wait for the acknowledgement.
+
+    Raises:
+        kcf_spec.ConnectionFileError: the registration file is not valid.
+        BindError: a socket could not be bound.
+        HandshakeTimeout: no acknowledgement in time (the sockets are closed).
+        HandshakeError: the launcher refused the report.
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(registration, RegistrationInfo):
+        reg, reg_file = registration, None
+    else:
+        reg_file = Path(registration)
+        reg = RegistrationInfo.load(reg_file)
+    from kcf_spec import ConnectionInfo
+
+    info = ConnectionInfo(
+        0,
+        0,
+        0,
+        0,
+        0,
+        ip=reg.registration_ip,
+        transport=reg.transport,
+        key=reg.key,
+        signature_scheme=reg.signature_scheme,
+    )
+    sockets = bind_kernel(info, context, write=False)
+    try:
+        report_ports(reg, sockets, timeout=timeout, registration_file=reg_file)
+    except BaseException:
+        sockets.close()
+        raise
+    return sockets
+
+
+# -- launcher half ------------------------------------------------------------------------
+
+
+def _reject(router: zmq.Socket[bytes], codec: Codec, msg: Any, reason: str) -> None:
+    reply = codec.message(
+        ACK_MSG_TYPE,
+        {"status": "error", "evalue": reason},
+        parent=msg,
+        identities=msg.identities,
+    )
+    router.send_multipart(codec.serialize(reply))
+
+
+def launch_handshake(
+    argv: Sequence[str],
+    *,
+    ip: str = "127.0.0.1",
+    transport: Literal["tcp", "ipc"] = "tcp",
+    key: bytes | None = None,
+    signature_scheme: str | None = None,
+    connection_file: StrPath | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: StrPath | None = None,
+    kernel_name: str | None = None,
+    runtime_dir: StrPath | None = None,
+    timeout: float = 60.0,
+    stdin: _Stream = None,
+    stdout: _Stream = None,
+    stderr: _Stream = None,
+) -> KernelProcess:
+    """Start a kernel with the JEP 66 handshake and return it once it has reported its ports.
+
+    ``{registration_file}`` (or ``{connection_file}``) in ``argv`` is replaced by the
+    registration file, ``<runtime dir>/registration-<id>.json`` (not ``kernel-*.json``, so
+    tools listing connection files never mistake it for one). Once the report is in and
+    acknowledged, the connection file is written (default ``<runtime dir>/kernel-<id>.json``)
+    and the registration file removed.
+
+    Args:
+        argv: the command template.
+        ip: the address of the registration socket and of the kernel (tcp).
+        transport: ``"tcp"`` or ``"ipc"`` (the sockets then live beside the connection file).
+        key: the HMAC key (default: a new one).
+        signature_scheme: default ``"hmac-sha256"``.
+        connection_file: where to write the connection file.
+        env: variables added to the environment of the kernel.
+        cwd: the kernel's working directory.
+        kernel_name: recorded in the connection file.
+        runtime_dir: the directory of the default files.
+        timeout: seconds to wait for the report.
+        stdin: the kernel's stdin (default ``/dev/null``).
+        stdout: the kernel's stdout (default: inherited).
+        stderr: the kernel's stderr (default: inherited).
+
+    Raises:
+        HandshakeTimeout: no valid report within ``timeout`` (names the registration file;
+            the kernel is killed and every file removed).
+        LaunchError: the program cannot start, died before reporting, or ``argv`` has no
+            placeholder for the registration file.
+
+    .. versionadded:: 0.1.0
+    """
+    if not any("{registration_file}" in a or "{connection_file}" in a for a in argv):
+        raise LaunchError(argv, "has no {registration_file} or {connection_file} placeholder")
+    kernel_id = new_kernel_id()
+    base = Path(runtime_dir) if runtime_dir is not None else _runtime_dir(create=False)
+    ensure_private_dir(base)
+    conn_path = (
+        Path(connection_file).absolute()
+        if connection_file is not None
+        else base / f"kernel-{kernel_id}.json"
+    )
+    reg_path = conn_path.with_name(f"registration-{conn_path.stem.removeprefix('kernel-')}.json")
+    key = new_key() if key is None else key
+    scheme = signature_scheme or "hmac-sha256"
+    codec = Codec(key, scheme)
+
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    router: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
+    router.linger = 1000
+    popen: subprocess.Popen[bytes] | None = None
+    reg_written = False
+    done = False
+    prefix = ""
+    try:
+        if transport == "ipc":
+            prefix = default_ipc_prefix(conn_path)
+            from kcf_spec import ConnectionInfo
+
+            check_ipc_paths(
+                ConnectionInfo(1, 2, 3, 4, 5, ip=prefix, transport="ipc"),
+                largest_suffix=REGISTRATION_IPC_SUFFIX,
+            )
+            router.bind(f"ipc://{prefix}-{REGISTRATION_IPC_SUFFIX}")
+            reg = RegistrationInfo(kernel_id, REGISTRATION_IPC_SUFFIX, prefix, "ipc", key, scheme)
+        else:
+            _ipv6(router, ip, "tcp")
+            host = f"[{ip}]" if ":" in ip else ip
+            router.bind(f"tcp://{host}:*")
+            last = router.getsockopt(zmq.LAST_ENDPOINT)
+            assert isinstance(last, bytes)
+            port = int(last.decode().rsplit(":", 1)[1])
+            reg = RegistrationInfo(kernel_id, port, ip, "tcp", key, scheme)
+        write_registration_file(reg, reg_path)
+        reg_written = True
+        final = format_argv(argv, registration_file=reg_path, connection_file=reg_path)
+        popen = _spawn(final, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr)
+
+        ports = _receive_report(router, codec, reg, reg_path, popen, final, timeout)
+        fields: dict[str, Any] = {}
+        if kernel_name is not None:
+            fields["kernel_name"] = kernel_name
+        info = reg.connection_info(ports, **fields)
+        write_connection_file(info, conn_path)
+        done = True
+    except zmq.ZMQError as exc:
+        raise LaunchError(argv, f"registration socket: {exc.strerror}") from exc
+    finally:
+        router.close()
+        ctx.term()
+        if reg_written:
+            remove_owned_file(reg_path, key)
+        if not done:
+            if popen is not None:
+                _stop(popen)
+            if prefix:
+                from kcf_spec import ConnectionInfo
+
+                remove_ipc_sockets(ConnectionInfo(1, 2, 3, 4, 5, ip=prefix, transport="ipc"))
+    assert popen is not None
+    return KernelProcess(
+        popen, info, conn_path, argv=final, kernel_id=kernel_id, owns_ipc=transport == "ipc"
+    )
+
+
+def _stop(popen: subprocess.Popen[bytes]) -> None:
+    if popen.poll() is None:
+        try:
+            if hasattr(os, "killpg"):
+                os.killpg(popen.pid, signal.SIGKILL)
+            else:  # pragma: no cover - Windows
+                popen.kill()
+        except ProcessLookupError:
+            pass
+    popen.wait()
+
+
+def _receive_report(
+    router: zmq.Socket[bytes],
+    codec: Codec,
+    reg: RegistrationInfo,
+    reg_path: Path,
+    popen: subprocess.Popen[bytes],
+    argv: list[str],
+    timeout: float,
+) -> dict[Channel, int]:
+    deadline = time.monotonic() + timeout
+    last_problem = ""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            extra = f"; last problem: {last_problem}" if last_problem else ""
+            raise HandshakeTimeout(
+                f"kernel {argv[0]!r} (pid {popen.pid}) did not report its ports within "
+                f"{timeout} s to {reg.url} (registration file {reg_path}){extra}",
+                registration_file=reg_path,
+            )
+        if not router.poll(int(min(remaining, 0.05) * 1000)):
+            code = popen.poll()
+            if code is not None:
+                raise LaunchError(
+                    argv,
+                    f"exited with status {code} before reporting its ports "
+                    f"(registration file {reg_path})",
+                    returncode=code,
+                )
+            continue
+        frames = router.recv_multipart()
+        try:
+            msg = codec.parse(frames)
+        except WireError as exc:  # unsigned, or not for us: ignore, keep waiting
+            last_problem = f"refused a message: {exc}"
+            continue
+        if msg.header.msg_type != REPORT_MSG_TYPE:
+            last_problem = f"unexpected message type {msg.header.msg_type!r}"
+            _reject(router, codec, msg, last_problem)
+            continue
+        if msg.content.get("kernel_id", reg.kernel_id) != reg.kernel_id:
+            last_problem = f"report for another kernel {msg.content.get('kernel_id')!r}"
+            _reject(router, codec, msg, last_problem)
+            continue
+        try:
+            ports = parse_port_report(msg.content)
+        except ConnectionFileError as exc:
+            last_problem = f"bad port report: {exc}"
+            _reject(router, codec, msg, last_problem)
+            continue
+        ack = codec.message(ACK_MSG_TYPE, {"status": "ok"}, parent=msg, identities=msg.identities)
+        router.send_multipart(codec.serialize(ack))
+        return ports

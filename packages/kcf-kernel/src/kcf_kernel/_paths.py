@@ -1,0 +1,144 @@
+"""Where Jupyter keeps runtime files, resolved exactly as ``jupyter_core.paths`` does.
+
+The rules (jupyter_core 5):
+
+* runtime dir: ``$JUPYTER_RUNTIME_DIR`` if set and not empty, else ``<data dir>/runtime``;
+* data dir: ``$JUPYTER_DATA_DIR`` if set and not empty; else, when ``JUPYTER_PLATFORM_DIRS``
+  is set to a true value, ``platformdirs.user_data_dir("jupyter")`` ("Jupyter" on Windows and
+  on macOS outside Homebrew); else ``~/Library/Jupyter`` (macOS),
+  ``%APPDATA%\\jupyter`` (Windows, falling back to ``<config dir>\\data``), or
+  ``$XDG_DATA_HOME/jupyter`` with ``~/.local/share`` as the default (everything else).
+* ``~`` is the resolved home directory (symlinks followed, as jupyter_core does).
+
+A test compares :func:`runtime_dir` with ``jupyter_core.paths.jupyter_runtime_dir()`` under
+each of these settings, so the two cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+from ._errors import RuntimeDirError
+
+__all__ = ["runtime_dir", "jupyter_data_dir", "ensure_private_dir", "env_flag"]
+
+_FALSE = frozenset({"no", "n", "false", "off", "0", "0.0"})
+
+
+def _appname() -> str:
+    if sys.platform == "win32" or (
+        sys.platform == "darwin" and not sys.prefix.startswith("/opt/homebrew")
+    ):
+        return "Jupyter"
+    return "jupyter"
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """``True`` when the environment variable is set to anything but a false word.
+
+    The false words are jupyter_core's: ``no``, ``n``, ``false``, ``off``, ``0``, ``0.0``
+    (any case). An unset variable gives ``default``.
+    """
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.lower() not in _FALSE
+
+
+def _home() -> Path:
+    return Path("~").expanduser().resolve()
+
+
+def _config_dir() -> str:
+    env = os.environ.get("JUPYTER_CONFIG_DIR")
+    if env:
+        return env
+    if env_flag("JUPYTER_PLATFORM_DIRS"):
+        import platformdirs
+
+        return platformdirs.user_config_dir(_appname(), appauthor=False)
+    return os.path.join(str(_home()), ".jupyter")
+
+
+def jupyter_data_dir() -> Path:
+    """The per-user Jupyter data directory (not created).
+
+    .. versionadded:: 0.1.0
+    """
+    env = os.environ.get("JUPYTER_DATA_DIR")
+    if env:
+        return Path(env)
+    if env_flag("JUPYTER_PLATFORM_DIRS"):
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir(_appname(), appauthor=False))
+    if sys.platform == "darwin":
+        return _home() / "Library" / "Jupyter"
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        appdata = os.environ.get("APPDATA")
+        if appdata:
+            return Path(appdata, "jupyter").resolve()
+        return Path(_config_dir(), "data")
+    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(str(_home()), ".local", "share")
+    return Path(xdg, "jupyter")
+
+
+def runtime_dir(*, create: bool = True) -> Path:
+    """The Jupyter runtime directory, where connection files live.
+
+    Resolved as ``jupyter_core.paths.jupyter_runtime_dir()`` resolves it (see the module
+    docstring), so files written here are found by jupyter_client and the other way round.
+
+    Args:
+        create: create it (mode 0700, parents as needed) when it does not exist.
+
+    Raises:
+        RuntimeDirError: it cannot be created, or the path exists and is not a directory.
+
+    .. versionadded:: 0.1.0
+    """
+    env = os.environ.get("JUPYTER_RUNTIME_DIR")
+    path = Path(env) if env else jupyter_data_dir() / "runtime"
+    if create:
+        ensure_private_dir(path)
+    return path
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` with mode 0700 when it is missing (parents with the default mode).
+
+    An existing directory is left as it is: it may be shared on purpose.
+
+    Raises:
+        RuntimeDirError: it cannot be created, or it exists and is not a directory.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise RuntimeDirError(path, f"cannot be examined: {exc.strerror}") from exc
+    else:
+        if not stat.S_ISDIR(st.st_mode):
+            raise RuntimeDirError(path, "exists and is not a directory")
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if not path.is_dir():
+                raise RuntimeDirError(path, "exists and is not a directory") from None
+            return  # created concurrently by someone else
+        os.chmod(path, 0o700)  # the umask may have taken bits away; 0700 exactly
+    except RuntimeDirError:
+        raise
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise RuntimeDirError(
+            path, f"cannot be created: a parent is not a directory ({exc.filename})"
+        ) from exc
+    except OSError as exc:
+        raise RuntimeDirError(path, f"cannot be created: {exc.strerror}") from exc

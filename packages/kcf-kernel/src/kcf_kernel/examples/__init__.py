@@ -1,0 +1,1 @@
+"""Example kernels built only on kcf-spec and kcf-kernel."""
