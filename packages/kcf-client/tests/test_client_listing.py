@@ -1,0 +1,170 @@
+"""list_kernels and prune: liveness that is proven, bad files reported, live files kept."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kcf_client import KernelState, list_kernels, prune
+from kcf_spec import ConnectionInfo
+
+pytestmark = pytest.mark.interop
+
+
+def by_name(entries: list[Any]) -> dict[str, Any]:
+    return {e.path.name: e for e in entries}
+
+
+class TestListKernels:
+    def test_list_live_ipykernel_is_alive(self, ipykernel_file: Path, tmp_path: Path) -> None:
+        """A running ipykernel's file (written by jupyter_client) is listed alive with its data."""
+        shutil.copy(ipykernel_file, tmp_path / "kernel-live.json")
+        [e] = list_kernels(tmp_path)
+        assert e.state is KernelState.ALIVE
+        assert e.transport == "tcp" and e.address == "127.0.0.1"
+        assert e.age is not None and e.age >= 0
+
+    def test_list_dead_file_is_dead(self, tmp_path: Path, h: Any) -> None:
+        """A file whose ports all refuse, older than the grace period, is dead."""
+        h.write(tmp_path / "kernel-dead.json", h.dead_info())
+        [e] = list_kernels(tmp_path, timeout=0.2, grace=0)
+        assert e.state is KernelState.DEAD
+        assert "refuse" in e.reason
+
+    def test_list_young_dead_file_is_unknown(self, tmp_path: Path, h: Any) -> None:
+        """A fresh file with closed ports may be a kernel still starting: unknown, not dead."""
+        h.write(tmp_path / "kernel-young.json", h.dead_info())
+        [e] = list_kernels(tmp_path, timeout=0.2, grace=3600)
+        assert e.state is KernelState.UNKNOWN
+        assert "starting" in e.reason
+
+    def test_list_remote_address_is_unknown(self, tmp_path: Path, h: Any) -> None:
+        """A kernel on an address that is not this machine is never called dead."""
+        info = h.dead_info().replace(ip="192.0.2.1")  # TEST-NET-1: never routed
+        h.write(tmp_path / "kernel-remote.json", info)
+        [e] = list_kernels(tmp_path, timeout=0.2, grace=0)
+        assert e.state is KernelState.UNKNOWN
+
+    def test_list_bad_files_reported_not_raised(self, tmp_path: Path, h: Any) -> None:
+        """Garbage, half-written, unreadable files and directories are invalid with a reason."""
+        (tmp_path / "kernel-garbage.json").write_bytes(b"\x00\xffnot json")
+        good = h.dead_info().dumps()
+        (tmp_path / "kernel-half.json").write_text(good[: len(good) // 2])
+        (tmp_path / "kernel-dir.json").mkdir()
+        (tmp_path / "kernel-wrong.json").write_text('{"shell_port": "x"}')
+        noread = h.write(tmp_path / "kernel-noread.json", h.dead_info())
+        noread.chmod(0)
+        os.symlink(tmp_path / "missing", tmp_path / "kernel-dangling.json")
+        entries = by_name(list_kernels(tmp_path, timeout=0.2, grace=0))
+        for name in ("kernel-garbage.json", "kernel-half.json", "kernel-dir.json",
+                     "kernel-wrong.json", "kernel-dangling.json"):
+            assert entries[name].state is KernelState.INVALID, name
+            assert entries[name].reason, name
+        assert "directory" in entries["kernel-dir.json"].reason
+        if os.geteuid() != 0:  # root reads a 000 file anyway
+            assert entries["kernel-noread.json"].state is KernelState.INVALID
+
+    def test_list_checks_many_files_together(self, tmp_path: Path, ipykernel_file: Path,
+                                             h: Any) -> None:
+        """Thirty files, live and dead mixed, each get their own verdict in one call."""
+        for i in range(15):
+            shutil.copy(ipykernel_file, tmp_path / f"kernel-live{i}.json")
+            h.write(tmp_path / f"kernel-dead{i}.json", h.dead_info())
+        entries = list_kernels(tmp_path, timeout=1.0, grace=0)
+        states = {e.path.name: e.state for e in entries}
+        assert all(states[f"kernel-live{i}.json"] is KernelState.ALIVE for i in range(15))
+        assert all(states[f"kernel-dead{i}.json"] is KernelState.DEAD for i in range(15))
+
+    def test_list_without_check_is_unchecked(self, tmp_path: Path, h: Any) -> None:
+        """check=False reads the files and pings nothing."""
+        h.write(tmp_path / "kernel-x.json", h.dead_info())
+        [e] = list_kernels(tmp_path, check=False)
+        assert e.state is KernelState.UNCHECKED
+
+    def test_list_file_written_by_ipykernel(self, tmp_path: Path, h: Any) -> None:
+        """A file ipykernel wrote itself (not jupyter_client) is read and found alive."""
+        import subprocess
+        import time
+
+        cf = tmp_path / "kernel-own.json"
+        proc = subprocess.Popen([h.python(), "-m", "ipykernel_launcher", "-f", str(cf)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            state = None
+            while time.monotonic() < deadline:
+                found = list_kernels(tmp_path, timeout=0.5, grace=0)
+                state = found[0].state if found else None
+                if state is KernelState.ALIVE:
+                    break
+                time.sleep(0.2)
+            assert state is KernelState.ALIVE
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+class TestPrune:
+    def test_prune_removes_dead_keeps_live_and_invalid(
+        self, tmp_path: Path, h: Any
+    ) -> None:
+        """With live and killed kernels mixed, only the killed kernels' files go."""
+        kms = [h.start_ipykernel(tmp_path / f"kernel-k{i}.json") for i in range(3)]
+        try:
+            for km in kms:
+                kc = km.client()
+                kc.start_channels()
+                kc.wait_for_ready(timeout=60)
+                kc.stop_channels()
+            import signal
+
+            kms[1].signal_kernel(signal.SIGKILL)
+            kms[1].provisioner.process.wait()
+            (tmp_path / "kernel-garbage.json").write_text("{")
+            res = prune(tmp_path, timeout=1.0, grace=0)
+            assert [e.path.name for e in res.removed] == ["kernel-k1.json"]
+            assert not (tmp_path / "kernel-k1.json").exists()
+            for name in ("kernel-k0.json", "kernel-k2.json", "kernel-garbage.json"):
+                assert (tmp_path / name).exists(), name
+        finally:
+            for km in kms:
+                h.stop_ipykernel(km)
+
+    def test_prune_dry_run_removes_nothing(self, tmp_path: Path, h: Any) -> None:
+        """dry_run reports the dead file and leaves it in place."""
+        f = h.write(tmp_path / "kernel-dead.json", h.dead_info())
+        res = prune(tmp_path, dry_run=True, timeout=0.2, grace=0)
+        assert [e.path for e in res.removed] == [f]
+        assert f.exists()
+
+    def test_prune_respects_grace(self, tmp_path: Path, h: Any) -> None:
+        """A young file is never removed, even with closed ports."""
+        f = h.write(tmp_path / "kernel-new.json", h.dead_info())
+        assert prune(tmp_path, timeout=0.2).removed == ()
+        assert f.exists()
+
+    def test_prune_removes_ipc_socket_files(self, tmp_path: Path, h: Any) -> None:
+        """A dead ipc kernel's leftover socket files are removed with its file."""
+        import socket
+
+        from kcf_spec import Channel
+
+        prefix = tmp_path / "kernel-ipc"
+        info = ConnectionInfo.from_ports({c: c.ipc_index for c in Channel}, ip=str(prefix),
+                                         transport="ipc", key=b"k")
+        socks = []
+        for c in Channel:  # leftover sockets: bound once, nobody listening any more
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(f"{prefix}-{c.ipc_index}")
+            socks.append(s)
+        for s in socks:
+            s.close()
+        h.write(tmp_path / "kernel-ipc.json", info)
+        res = prune(tmp_path, timeout=0.2, grace=0)
+        assert len(res.removed) == 1
+        assert len(res.removed_sockets) == 5
+        assert not any(Path(f"{prefix}-{c.ipc_index}").exists() for c in Channel)
