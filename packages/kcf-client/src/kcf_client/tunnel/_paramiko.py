@@ -1,0 +1,513 @@
+"""The paramiko backend: one transport, a ``direct-tcpip`` channel per local connection.
+
+Per channel a listening socket on ``127.0.0.1`` port 0, opened before anything else and
+kept open for the life of the tunnel (no port race). One accept thread serves the five
+listeners; each accepted connection gets a pump thread moving 64 KiB reads with
+``sendall`` both ways, half-close aware. ``ProxyJump`` hops are nested ``direct-tcpip``
+channels handed to the next transport as its socket. All threads are daemons and are
+joined by :meth:`ParamikoTunnel.close`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from kcf_spec import Channel, ConnectionInfo
+
+from ._base import StrPath, Tunnel, TunnelOptions, probe_forwards, targets
+from ._errors import (
+    AuthenticationFailed,
+    BackendUnavailable,
+    ConnectTimeout,
+    HostUnreachable,
+    TunnelDied,
+    TunnelError,
+)
+from ._hostkeys import KnownHosts
+from ._spec import ServerSpec, parse_server
+from ._sshconfig import HostConfig, resolve
+
+try:
+    import paramiko
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise BackendUnavailable(
+        "the paramiko backend needs paramiko: pip install 'kcf-client[ssh]' "
+        "(or use backend='openssh' with the system ssh)",
+        backend="paramiko",
+    ) from exc
+
+__all__ = ["ParamikoTunnel", "open_paramiko"]
+
+_CHUNK = 64 * 1024
+_WINDOW = 8 * 1024 * 1024
+_PACKET = 32 * 1024
+_TRIES = 3
+
+
+def open_paramiko(
+    info: ConnectionInfo,
+    options: TunnelOptions,
+    connection_file: StrPath | None = None,
+    *,
+    check: bool = True,
+) -> ParamikoTunnel:
+    """Open a tunnel with paramiko (see :func:`kcf_client.tunnel.open_tunnel`)."""
+    deadline = time.monotonic() + options.timeout
+    stack: list[Any] = []  # transports and proxy sockets, innermost last
+    try:
+        with _mapped(options):
+            transport = _connect(options.spec, options, deadline, stack, set())
+        tunnel = ParamikoTunnel(info, transport, stack, options, connection_file)
+    except BaseException:
+        _close_stack(stack)
+        raise
+    try:
+        if check:
+            probe_forwards(tunnel, max(0.5, deadline - time.monotonic()))
+    except BaseException:
+        tunnel.close()
+        raise
+    return tunnel
+
+
+# -- connecting ------------------------------------------------------------------------------
+
+
+def _connect(
+    spec: ServerSpec,
+    options: TunnelOptions,
+    deadline: float,
+    stack: list[Any],
+    seen: set[str],
+) -> Any:
+    """Connect (through jumps or a proxy command), verify, authenticate; return the transport."""
+    if spec.host in seen:
+        raise TunnelError(f"ProxyJump loop through {spec.host!r}", server=options.server)
+    cfg = resolve(
+        spec,
+        config_path=options.ssh_config,
+        known_hosts=options.known_hosts,
+        identity_file=options.identity_file if not seen else None,
+    )
+    sock: Any
+    if cfg.proxy_jump:
+        hops = [parse_server(h.strip()) for h in cfg.proxy_jump.split(",") if h.strip()]
+        prev = _connect(hops[0], options, deadline, stack, seen | {spec.host})
+        for hop in hops[1:]:
+            hop_cfg = resolve(hop, config_path=options.ssh_config, known_hosts=options.known_hosts)
+            chan = _direct(prev, hop_cfg.hostname, hop_cfg.port, deadline)
+            prev = _handshake(chan, hop_cfg, options, deadline, stack)
+        sock = _direct(prev, cfg.hostname, cfg.port, deadline)
+    elif cfg.proxy_command:
+        sock = _ProxyCommand(cfg.proxy_command)
+        stack.append(sock)
+    else:
+        try:
+            sock = socket.create_connection((cfg.hostname, cfg.port), timeout=_left(deadline))
+        except socket.gaierror as exc:
+            raise HostUnreachable(
+                f"cannot resolve host {cfg.hostname!r}: {exc.strerror}",
+                server=options.server,
+                backend="paramiko",
+            ) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return _handshake(sock, cfg, options, deadline, stack)
+
+
+def _direct(transport: Any, host: str, port: int, deadline: float) -> Any:
+    return transport.open_channel(
+        "direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=_left(deadline)
+    )
+
+
+def _handshake(
+    sock: Any, cfg: HostConfig, options: TunnelOptions, deadline: float, stack: list[Any]
+) -> Any:
+    t = paramiko.Transport(sock, default_window_size=_WINDOW, default_max_packet_size=_PACKET)
+    stack.append(t)
+    t.banner_timeout = t.handshake_timeout = t.auth_timeout = _left(deadline)
+    known = KnownHosts(cfg.known_hosts, cfg.global_known_hosts)
+    preferred = known.known_types(cfg.known_name)
+    if preferred:
+        opts = t.get_security_options()
+        offered = list(opts.key_types)
+        opts.key_types = tuple([k for k in offered if k in preferred] + [k for k in offered if k not in preferred])
+    t.start_client(timeout=_left(deadline))
+    known.check(
+        cfg.known_name, t.get_remote_server_key(), accept_new=options.accept_new, server=options.server
+    )
+    _authenticate(t, cfg, options)
+    t.set_keepalive(options.keepalive)
+    return t
+
+
+def _authenticate(t: Any, cfg: HostConfig, options: TunnelOptions) -> None:
+    """Agent, then key files, then password (and keyboard-interactive) via the callback."""
+    tried: list[str] = []
+    try:
+        t.auth_none(cfg.user)
+        return
+    except paramiko.BadAuthenticationType as exc:
+        allowed = list(exc.allowed_types)
+    except paramiko.AuthenticationException:
+        allowed = ["publickey", "password", "keyboard-interactive"]
+    if "publickey" in allowed and cfg.pubkey_authentication:
+        for label, key in _keys(cfg, options, tried):
+            with contextlib.suppress(paramiko.AuthenticationException):
+                t.auth_publickey(cfg.user, key)
+            if t.is_authenticated():
+                return
+            tried.append(label)
+    prompt = f"{cfg.user}@{cfg.hostname}'s password: "
+    cb = options.password_callback
+    if cb is not None and cfg.password_authentication and "password" in allowed:
+        for _ in range(_TRIES):
+            password = cb(prompt)
+            if password is None:
+                break
+            with contextlib.suppress(paramiko.AuthenticationException):
+                t.auth_password(cfg.user, password, fallback=False)
+            if t.is_authenticated():
+                return
+            tried.append("password")
+    elif cb is not None and "keyboard-interactive" in allowed:
+        answered = [0]
+
+        def handler(title: str, instructions: str, prompts: list[tuple[str, bool]]) -> list[str]:
+            answers = []
+            for text, _echo in prompts:
+                answer = cb(text or prompt)
+                if answer is None:
+                    raise paramiko.AuthenticationException("declined")
+                answered[0] += 1
+                answers.append(answer)
+            return answers
+
+        for _ in range(_TRIES):
+            with contextlib.suppress(paramiko.AuthenticationException):
+                t.auth_interactive(cfg.user, handler)
+            if t.is_authenticated():
+                return
+            tried.append("keyboard-interactive")
+    raise AuthenticationFailed(
+        f"authentication as {cfg.user!r} failed; server allows {', '.join(allowed) or 'nothing'}; "
+        f"tried {', '.join(tried) or 'nothing'}"
+        + ("" if cb is not None else " (no password callback given)"),
+        server=options.server,
+        backend="paramiko",
+    )
+
+
+def _keys(cfg: HostConfig, options: TunnelOptions, tried: list[str]) -> Iterator[tuple[str, Any]]:
+    if not cfg.identities_only and os.environ.get("SSH_AUTH_SOCK"):
+        agent = paramiko.Agent()
+        try:
+            for i, key in enumerate(agent.get_keys()):
+                yield f"agent key {i + 1}", key
+        finally:
+            agent.close()
+    for path in cfg.identity_files:
+        if not path.is_file():
+            continue
+        key = _load_key(path, options.passphrase_callback)
+        if key is None:
+            tried.append(f"{path} (not loaded)")
+            continue
+        yield str(path), key
+
+
+def _load_key(path: Path, callback: Callable[[str], str | None] | None) -> Any:
+    try:
+        return paramiko.PKey.from_path(path)
+    except paramiko.PasswordRequiredException:
+        pass
+    except (paramiko.SSHException, ValueError, OSError, TypeError):
+        return None
+    if callback is None:
+        return None
+    for _ in range(_TRIES):
+        passphrase = callback(f"Enter passphrase for key '{path}': ")
+        if passphrase is None:
+            return None
+        try:
+            return paramiko.PKey.from_path(path, passphrase)
+        except (paramiko.SSHException, ValueError, TypeError):
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def _mapped(options: TunnelOptions) -> Iterator[None]:
+    """The one place paramiko's and the socket layer's errors become ours."""
+    server = options.server
+    try:
+        yield
+    except TunnelError:
+        raise
+    except paramiko.AuthenticationException as exc:
+        raise AuthenticationFailed(f"authentication failed: {exc}", server=server, backend="paramiko") from exc
+    except paramiko.ChannelException as exc:
+        raise HostUnreachable(
+            f"a jump host could not connect onwards: {exc.text} (code {exc.code})",
+            server=server,
+            backend="paramiko",
+        ) from exc
+    except (TimeoutError, socket.timeout) as exc:
+        raise ConnectTimeout(f"no SSH connection within {options.timeout:g} s", server=server, backend="paramiko") from exc
+    except ConnectionRefusedError as exc:
+        raise HostUnreachable(f"connection refused: {exc}", server=server, backend="paramiko") from exc
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        text = str(exc)
+        if "timeout" in text.lower() or "timed out" in text.lower():
+            raise ConnectTimeout(f"{text} (timeout {options.timeout:g} s)", server=server, backend="paramiko") from exc
+        raise HostUnreachable(f"SSH connection failed: {text or type(exc).__name__}", server=server, backend="paramiko") from exc
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
+def _close_stack(stack: list[Any]) -> None:
+    """Close transports (innermost first) and proxies; join the transports' threads."""
+    for item in reversed(stack):
+        with contextlib.suppress(Exception):
+            item.close()
+        if isinstance(item, paramiko.Transport):
+            with contextlib.suppress(Exception):
+                item.sock.close()  # close() skips it when the transport had already died
+            if item.is_alive() and item is not threading.current_thread():
+                item.join(5)
+
+
+class _ProxyCommand:
+    """A ``ProxyCommand`` run as OpenSSH runs it (``sh -c 'exec CMD'``), as a socket."""
+
+    def __init__(self, command: str) -> None:
+        shell = os.environ.get("SHELL") or "/bin/sh"
+        self.process = subprocess.Popen(
+            [shell, "-c", f"exec {command}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+            start_new_session=True,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._in = self.process.stdin
+        self._out = self.process.stdout
+        self._timeout: float | None = None
+        self.closed = False
+
+    def send(self, data: bytes) -> int:
+        return self._in.write(data) or 0
+
+    def recv(self, size: int) -> bytes:
+        fd = self._out.fileno()
+        if self._timeout is not None:
+            import select
+
+            ready, _, _ = select.select([fd], [], [], self._timeout)
+            if not ready:
+                raise socket.timeout()
+        return os.read(fd, size)
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+
+    @property
+    def _closed(self) -> bool:  # read by paramiko.Transport.stop_thread, like socket's
+        return self.closed
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for stream in (self._in, self._out):
+            with contextlib.suppress(OSError):
+                stream.close()
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# -- the tunnel ------------------------------------------------------------------------------
+
+
+class ParamikoTunnel(Tunnel):
+    """A tunnel carried by one paramiko transport.
+
+    .. versionadded:: 0.1.0
+    """
+
+    backend = "paramiko"
+
+    def __init__(
+        self,
+        remote: ConnectionInfo,
+        transport: Any,
+        stack: list[Any],
+        options: TunnelOptions,
+        connection_file: StrPath | None,
+    ) -> None:
+        self._transport = transport
+        self._stack = stack
+        self._targets = targets(remote)
+        self._refused: dict[Channel, str] = {}
+        self._listeners: dict[socket.socket, Channel] = {}
+        self._pumps: set[threading.Thread] = set()
+        self._pumps_lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        ports: dict[Channel, int] = {}
+        try:
+            for channel in Channel:
+                lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                self._listeners[lst] = channel
+                lst.bind(("127.0.0.1", 0))
+                lst.listen(16)
+                ports[channel] = lst.getsockname()[1]
+        except OSError:
+            self._close_sockets()
+            raise
+        super().__init__(remote, ports, options, connection_file)
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name=f"kcf-tunnel-accept-{options.server}", daemon=True
+        )
+        self._acceptor.start()
+
+    # -- threads ----------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        sel = selectors.DefaultSelector()
+        try:
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            for lst in self._listeners:
+                sel.register(lst, selectors.EVENT_READ)
+            while True:
+                for key, _ in sel.select():
+                    if key.fileobj is self._wake_r:
+                        return
+                    lst = key.fileobj
+                    assert isinstance(lst, socket.socket)
+                    try:
+                        conn, peer = lst.accept()
+                    except OSError:
+                        continue
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    pump = threading.Thread(
+                        target=self._pump,
+                        args=(conn, peer, self._listeners[lst]),
+                        name=f"kcf-tunnel-pump-{self._listeners[lst].value}",
+                        daemon=True,
+                    )
+                    with self._pumps_lock:
+                        if self._closed:
+                            conn.close()
+                            return
+                        self._pumps.add(pump)
+                    pump.start()
+        finally:
+            sel.close()
+
+    def _pump(self, conn: socket.socket, peer: tuple[str, int], channel: Channel) -> None:
+        chan = None
+        sel = selectors.DefaultSelector()
+        try:
+            host, port = self._targets[channel]
+            try:
+                chan = self._transport.open_channel(
+                    "direct-tcpip", (host, port), peer, timeout=self._options.timeout
+                )
+            except paramiko.ChannelException as exc:
+                self._refused[channel] = f"{exc.text} (code {exc.code})"
+                return
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                self._refused[channel] = str(exc) or type(exc).__name__
+                return
+            self._refused.pop(channel, None)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            sel.register(conn, selectors.EVENT_READ)
+            sel.register(chan, selectors.EVENT_READ)
+            open_ends = 2
+            while open_ends:
+                for key, _ in sel.select():
+                    src = key.fileobj
+                    if src is self._wake_r:
+                        return
+                    if src is conn:
+                        data = conn.recv(_CHUNK)
+                        if data:
+                            chan.sendall(data)
+                        else:
+                            chan.shutdown_write()
+                            sel.unregister(conn)
+                            open_ends -= 1
+                    else:
+                        data = chan.recv(_CHUNK)
+                        if data:
+                            conn.sendall(data)
+                        else:
+                            with contextlib.suppress(OSError):
+                                conn.shutdown(socket.SHUT_WR)
+                            sel.unregister(chan)
+                            open_ends -= 1
+        except (OSError, EOFError, paramiko.SSHException):
+            return  # either end went away: drop this connection, the tunnel stays
+        finally:
+            sel.close()
+            if chan is not None:
+                chan.close()
+            conn.close()
+            with self._pumps_lock:
+                self._pumps.discard(threading.current_thread())
+
+    # -- Tunnel -----------------------------------------------------------------------------
+
+    def _ended(self, timeout: float | None) -> bool:
+        if timeout is None:
+            self._transport.join()
+        elif timeout > 0:
+            self._transport.join(timeout)
+        return not self._transport.is_active()
+
+    def _death(self) -> TunnelDied:
+        exc = self._transport.get_exception()
+        why = f": {exc}" if exc is not None else ""
+        return TunnelDied(
+            f"the SSH connection ended{why}", server=self.server, backend=self.backend
+        )
+
+    def _refusal(self, channel: Channel) -> str:
+        return self._refused.get(channel, "")
+
+    def _shutdown(self) -> None:
+        self._wake_w.send(b"x")
+        self._acceptor.join(5)
+        self._close_sockets()
+        _close_stack(self._stack)
+        with self._pumps_lock:
+            pumps = list(self._pumps)
+        for pump in pumps:
+            pump.join(5)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _close_sockets(self) -> None:
+        for lst in self._listeners:
+            lst.close()
