@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import re
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import MalformedMessage
+
+if TYPE_CHECKING:
+    import datetime as _dt
+    import re
 
 __all__ = ["Header", "Message", "PROTOCOL_VERSION", "utc_now_iso"]
 
@@ -21,7 +24,6 @@ PROTOCOL_VERSION = "5.4"
 HEADER_FIELDS = ("msg_id", "msg_type", "username", "session", "date", "version")
 _HEADER_FIELD_SET = frozenset(HEADER_FIELDS)
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_UTC = _dt.timezone.utc
 
 
 _second_cache: tuple[int, str] = (-1, "")
@@ -42,7 +44,10 @@ _DATE_RE: re.Pattern[str] | None = None
 
 
 def _parse_date(text: str) -> _dt.datetime:
-    global _DATE_RE  # compiled on first use, to keep the import cheap
+    import datetime as _dt  # imported on first use, to keep ``import kcf_spec`` cheap
+    import re
+
+    global _DATE_RE  # compiled on first use
     if _DATE_RE is None:
         _DATE_RE = re.compile(
             r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
@@ -56,7 +61,7 @@ def _parse_date(text: str) -> _dt.datetime:
     year, month, day, hour, minute, second, frac, zulu, sign, oh, om = m.groups()
     tz: _dt.tzinfo | None = None
     if zulu:
-        tz = _UTC
+        tz = _dt.timezone.utc
     elif sign:
         offset = _dt.timedelta(hours=int(oh), minutes=int(om or 0))
         tz = _dt.timezone(-offset if sign == "-" else offset)
@@ -168,7 +173,8 @@ class Header:
                     f"header has no {name!r} field", check="field", frame="header"
                 ) from None
             if type(value) is not str:
-                if name == "date" and isinstance(value, _dt.datetime):
+                dt = sys.modules.get("datetime")  # a datetime exists only once it is imported
+                if name == "date" and dt is not None and isinstance(value, dt.datetime):
                     value = _iso(value)
                 else:
                     raise MalformedMessage(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from binascii import hexlify
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ._errors import UnsupportedScheme
+
+if TYPE_CHECKING:
+    import hmac
+
+# hashlib and hmac load OpenSSL (a few ms): they are imported by the first Signer made,
+# not by ``import kcf_spec``.
 
 __all__ = ["Signer", "supported_schemes"]
 
@@ -20,6 +24,9 @@ def _digest_name(scheme: object) -> str:
             f"signature scheme {scheme!r} is not of the form 'hmac-<hashlib name>'",
             check="scheme",
         )
+    import hashlib
+    import hmac
+
     name = scheme[len(_PREFIX) :]
     if name not in hashlib.algorithms_available:
         raise UnsupportedScheme(
@@ -41,6 +48,8 @@ def supported_schemes() -> frozenset[str]:
 
     .. versionadded:: 0.1.0
     """
+    import hashlib
+
     out = set()
     for name in hashlib.algorithms_available:
         try:
@@ -68,14 +77,17 @@ class Signer:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_hmac", "scheme")
+    __slots__ = ("_compare", "_hmac", "scheme")
 
     def __init__(self, key: bytes = b"", signature_scheme: str = "hmac-sha256") -> None:
         if not isinstance(key, bytes):
             raise TypeError(f"key must be bytes, not {type(key).__name__}")
         name = _digest_name(signature_scheme)
+        import hmac
+
         self.scheme = signature_scheme
-        self._hmac = hmac.new(key, digestmod=name) if key else None
+        self._hmac: hmac.HMAC | None = hmac.new(key, digestmod=name) if key else None
+        self._compare: Callable[[bytes, bytes], bool] = hmac.compare_digest
 
     @property
     def signs(self) -> bool:
@@ -89,7 +101,16 @@ class Signer:
         h = self._hmac.copy()
         for part in parts:
             h.update(part)
-        return hexlify(h.digest())
+        return h.hexdigest().encode("ascii")
+
+    def verify(self, signature: bytes, parts: Iterable[bytes]) -> bool:
+        """Whether ``signature`` is the signature of ``parts``, compared in constant time.
+
+        Without a key every signature verifies (there is nothing to check against).
+        """
+        if self._hmac is None:
+            return True
+        return self._compare(signature, self.sign(parts))
 
     def __repr__(self) -> str:
         return f"Signer(scheme={self.scheme!r}, signs={self.signs})"

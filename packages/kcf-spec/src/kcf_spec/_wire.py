@@ -10,14 +10,13 @@ HMAC of those four frames, in order, or empty when the key is empty.
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import json
 import json.encoder
 import json.scanner
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from hmac import compare_digest
 from typing import TYPE_CHECKING, Any
 
 from ._errors import MalformedMessage, ReplayError, SignatureError
@@ -58,11 +57,14 @@ def new_id() -> str:
 
 
 def _default(obj: Any) -> Any:
-    # Called by the C encoder only for values JSON has no type for.
-    if isinstance(obj, _dt.datetime):
-        return _iso(obj)
-    if isinstance(obj, _dt.date):
-        return obj.isoformat()
+    # Called by the C encoder only for values JSON has no type for. A datetime can only
+    # exist once its module is imported: no need to import it here.
+    dt = sys.modules.get("datetime")
+    if dt is not None:
+        if isinstance(obj, dt.datetime):
+            return _iso(obj)
+        if isinstance(obj, dt.date):
+            return obj.isoformat()
     if isinstance(obj, Mapping):
         return dict(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
@@ -201,8 +203,7 @@ def _parse(frames: Sequence[Any], signer: Signer, guard: ReplayGuard | None) -> 
             raise SignatureError(
                 "message is unsigned but a key is set", check="missing", frame="signature"
             )
-        expected = signer.sign(body)
-        if not compare_digest(signature, expected):
+        if not signer.verify(signature, body):
             raise SignatureError(
                 f"signature does not match the message ({signer.scheme})",
                 check="mismatch",
