@@ -29,7 +29,7 @@ from _harness import Case
 
 OURS = "kcf_spec"
 THEIRS = "jupyter_client.connect"
-RUNS = 11
+RUNS = 3 if "--quick" in sys.argv else 11  # --quick: a smoke run, figures not to be quoted
 
 # Bytecode caching on, in a private cache dir: both sides import from cached bytecode, as an
 # installed package does (a PYTHONDONTWRITEBYTECODE environment would otherwise recompile

@@ -259,3 +259,16 @@ def test_interop_any_content_both_directions(
     back = codec.parse(_their_frames(session, session.msg("m", content), buffers))
     assert back.content == content
     assert back.buffers == tuple(buffers)
+
+
+def test_reply_to_session_message_keeps_parent() -> None:
+    """A kcf reply whose parent is a deserialized Session message names it as parent."""
+    session = _session(KEY, "hmac-sha256")
+    request = session.msg("execute_request", {"code": "1"})
+    _, received = _their_parse(session, _their_frames(session, request, []))
+    codec = Codec(KEY)
+    reply = codec.message("execute_reply", {"status": "ok"}, parent=received)
+    _, got = _their_parse(_session(KEY, "hmac-sha256"), codec.serialize(reply))
+    assert got["parent_header"]["msg_id"] == request["msg_id"]
+    assert got["parent_header"]["date"] == received["header"]["date"]
+    assert got["parent_header"]["session"] == session.session

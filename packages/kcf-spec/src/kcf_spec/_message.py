@@ -113,7 +113,7 @@ class Header:
     def __post_init__(self) -> None:
         for name in HEADER_FIELDS:
             value = getattr(self, name)
-            if type(value) is not str:
+            if not isinstance(value, str):
                 raise TypeError(f"Header.{name} must be str, not {type(value).__name__}")
         extras = self.extras
         if type(extras) is not MappingProxyType:

@@ -85,10 +85,13 @@ def _make_codec() -> tuple[Callable[[Any], str], Callable[[str], Any]]:
         return encoder.encode, decoder.decode
     # The C encoder built once, rather than once a call as JSONEncoder.encode does. No
     # circular-reference markers: a cycle ends in RecursionError, which we report.
-    c_encode = make_encoder(
-        None, _default, json.encoder.encode_basestring, None, ":", ",", False, False, False
-    )
-    scan = make_scanner(decoder)
+    try:
+        c_encode = make_encoder(
+            None, _default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+        )
+        scan = make_scanner(decoder)
+    except TypeError:  # a future CPython changed the private signature: the public path
+        return encoder.encode, decoder.decode
     slow_decode = decoder.decode
 
     def encode(obj: Any) -> str:
@@ -336,7 +339,7 @@ class Codec:
             buffers: binary frames after the content.
             identities: zmq routing identities to send before the delimiter.
         """
-        if type(msg_type) is not str:
+        if not isinstance(msg_type, str):
             raise TypeError(f"msg_type must be str, not {type(msg_type).__name__}")
         header = _make_header(
             f"{self._session}_{os.getpid()}_{next(self._counter)}",
