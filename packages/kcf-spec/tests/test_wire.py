@@ -442,12 +442,13 @@ class TestMalformed:
         with pytest.raises(MalformedMessage):
             codec.serialize(codec.message("x", cyclic))
 
-    def test_serialize_non_mapping_content_malformed(self) -> None:
-        """Content that is not a mapping is refused rather than written as a non-object."""
+    def test_message_non_mapping_content_type_error(self) -> None:
+        """Codec.message refuses content or metadata that is not a mapping."""
         codec = Codec(KEY)
-        with pytest.raises(MalformedMessage) as info:
-            codec.serialize(codec.message("x", [1, 2]))  # type: ignore[arg-type]
-        assert info.value.check == "object"
+        with pytest.raises(TypeError, match="content"):
+            codec.message("x", [1, 2])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="metadata"):
+            codec.message("x", metadata="m")  # type: ignore[arg-type]
 
     def test_serialize_datetime_content_iso8601(self) -> None:
         """Aware datetimes are written as ISO 8601 (UTC as 'Z'), dates as YYYY-MM-DD."""

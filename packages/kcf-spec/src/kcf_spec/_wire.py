@@ -41,8 +41,6 @@ __all__ = ["Codec", "DELIMITER", "serialize", "parse", "new_id"]
 #: The frame that separates the zmq routing identities from the message.
 DELIMITER = b"<IDS|MSG>"
 
-_FRAMES = ("header", "parent_header", "metadata", "content")
-
 
 def new_id() -> str:
     """A random id formatted as jupyter_client's ``new_id``: 8 hex, ``-``, 24 hex.
@@ -270,8 +268,7 @@ class Codec:
         check_replay: bool = True,
     ) -> None:
         self._signer = Signer(key, signature_scheme)
-        guard = ReplayGuard(replay_window)
-        self._guard: ReplayGuard | None = guard if check_replay else None
+        self._guard = ReplayGuard(replay_window) if check_replay else None
         session = new_id() if session is None else session
         if type(session) is not str or type(username) is not str:
             raise TypeError("session and username must be str")
@@ -341,6 +338,9 @@ class Codec:
         """
         if not isinstance(msg_type, str):
             raise TypeError(f"msg_type must be str, not {type(msg_type).__name__}")
+        for name, value in (("content", content), ("metadata", metadata)):
+            if value is not None and type(value) is not dict and not isinstance(value, Mapping):
+                raise TypeError(f"{name} must be a mapping, not {type(value).__name__}")
         header = _make_header(
             f"{self._session}_{os.getpid()}_{next(self._counter)}",
             msg_type,
