@@ -534,7 +534,9 @@ class TestHeader:
         assert got == expected
         assert got.utcoffset() == expected.utcoffset()
 
-    @pytest.mark.parametrize("text", ["yesterday", "2026-13-01T00:00:00Z", ""])
+    @pytest.mark.parametrize(
+        "text", ["yesterday", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00+25:00", ""]
+    )
     def test_header_datetime_invalid_malformed(self, text: str) -> None:
         """A date that is not ISO 8601 raises MalformedMessage when parsed."""
         with pytest.raises(MalformedMessage) as info:

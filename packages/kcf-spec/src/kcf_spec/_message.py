@@ -60,12 +60,12 @@ def _parse_date(text: str) -> _dt.datetime:
         )
     year, month, day, hour, minute, second, frac, zulu, sign, oh, om = m.groups()
     tz: _dt.tzinfo | None = None
-    if zulu:
-        tz = _dt.timezone.utc
-    elif sign:
-        offset = _dt.timedelta(hours=int(oh), minutes=int(om or 0))
-        tz = _dt.timezone(-offset if sign == "-" else offset)
     try:
+        if zulu:
+            tz = _dt.timezone.utc
+        elif sign:
+            offset = _dt.timedelta(hours=int(oh), minutes=int(om or 0))
+            tz = _dt.timezone(-offset if sign == "-" else offset)
         return _dt.datetime(
             int(year),
             int(month),
