@@ -30,7 +30,16 @@ def _fspath(path: str | os.PathLike[str] | None) -> str | None:
     return os.fspath(path) if path is not None else None
 
 
-class RuntimeDirError(KcfError, OSError):
+class _Message:
+    """Keeps ``str(err)`` our message after OSError attributes (``filename``) are set."""
+
+    args: tuple[object, ...]
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class RuntimeDirError(_Message, KcfError, OSError):
     """The Jupyter runtime directory cannot be created or used.
 
     Attributes:
@@ -46,7 +55,7 @@ class RuntimeDirError(KcfError, OSError):
         self.filename = self.path
 
 
-class WriteError(KcfError, OSError):
+class WriteError(_Message, KcfError, OSError):
     """A connection (or registration) file could not be written.
 
     Nothing is left behind: the temporary file is removed and an existing file at
@@ -86,7 +95,7 @@ class InsecureWriteError(WriteError, PermissionError):
         )
 
 
-class PortAllocationError(KcfError, OSError):
+class PortAllocationError(_Message, KcfError, OSError):
     """No port could be chosen or reserved.
 
     Attributes:
@@ -141,7 +150,7 @@ class SocketPathTooLong(KcfError, ValueError):  # noqa: N818 - named for the sit
         )
 
 
-class LaunchError(KcfError, OSError):
+class LaunchError(_Message, KcfError, OSError):
     """A kernel process could not be started, or died before it was ready.
 
     Attributes:

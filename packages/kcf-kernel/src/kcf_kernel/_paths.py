@@ -119,6 +119,8 @@ def ensure_private_dir(path: Path) -> None:
         st = os.stat(path)
     except FileNotFoundError:
         pass
+    except NotADirectoryError as exc:
+        raise RuntimeDirError(path, "cannot be created: a parent is not a directory") from exc
     except OSError as exc:
         raise RuntimeDirError(path, f"cannot be examined: {exc.strerror}") from exc
     else:
