@@ -6,9 +6,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-
 import kcf_kernel
+import pytest
 
 
 @pytest.fixture

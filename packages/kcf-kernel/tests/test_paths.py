@@ -7,9 +7,8 @@ import stat
 from pathlib import Path
 
 import jupyter_core.paths
-import pytest
-
 import kcf_kernel
+import pytest
 from kcf_kernel import RuntimeDirError
 
 _VARS = ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "XDG_DATA_HOME", "JUPYTER_PLATFORM_DIRS")
@@ -76,7 +75,7 @@ class TestRuntimeDir:
         """An existing directory keeps its mode (it may be shared on purpose)."""
         shared = tmp_path / "shared"
         shared.mkdir(mode=0o755)
-        os.chmod(shared, 0o755)
+        os.chmod(shared, 0o755)  # noqa: S103 - a shared dir on purpose
         clean_env.setenv("JUPYTER_RUNTIME_DIR", str(shared))
         kcf_kernel.runtime_dir()
         assert stat.S_IMODE(shared.stat().st_mode) == 0o755

@@ -13,13 +13,12 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import kcf_kernel
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kcf_spec import Channel, ConnectionFileError, ConnectionInfo
-
-import kcf_kernel
 from kcf_kernel import WriteError
+from kcf_spec import Channel, ConnectionFileError, ConnectionInfo
 
 
 def _drop_dac_override() -> None:
@@ -59,7 +58,8 @@ class TestWriteConnectionFile:
         """Without a path the file is <runtime>/kernel-<uuid>.json; the dir is created 0700."""
         path = kcf_kernel.write_connection_file(_info())
         assert path.parent == runtime
-        assert path.name.startswith("kernel-") and path.suffix == ".json"
+        assert path.name.startswith("kernel-")
+        assert path.suffix == ".json"
         uuid.UUID(path.stem.removeprefix("kernel-"))
         assert stat.S_IMODE(runtime.stat().st_mode) == 0o700
 
@@ -139,10 +139,10 @@ class TestWriteConnectionFile:
         """
         top = Path(tempfile.mkdtemp(prefix="kcf-unwritable-"))
         try:
-            os.chmod(top, 0o755)
+            os.chmod(top, 0o755)  # noqa: S103 - the child user must reach it
             locked = top / "locked"
             locked.mkdir()
-            os.chmod(locked, 0o555)
+            os.chmod(locked, 0o555)  # noqa: S103 - read-only on purpose
             script = textwrap.dedent(
                 f"""
                 import kcf_kernel, kcf_spec
@@ -160,13 +160,14 @@ class TestWriteConnectionFile:
                 timeout=60,
                 check=True,
                 cwd=top,
-                preexec_fn=_drop_dac_override if os.geteuid() == 0 else None,  # noqa: PLW1509
+                preexec_fn=_drop_dac_override if os.geteuid() == 0 else None,
             ).stdout
             assert out.startswith("ERR 13 ")
-            assert "not writable" in out and str(locked) in out
+            assert "not writable" in out
+            assert str(locked) in out
             assert os.listdir(locked) == []
         finally:
-            os.chmod(top / "locked", 0o755)
+            os.chmod(top / "locked", 0o700)
             for p in sorted(top.rglob("*"), reverse=True):
                 p.rmdir() if p.is_dir() else p.unlink()
             top.rmdir()
