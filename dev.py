@@ -46,7 +46,9 @@ def _pyenv_versions() -> str | None:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    wanted = [v for v in out.split() if v.split(".")[:2] in (["3", m] for m in ("10", "11", "12", "13"))]
+    wanted = [
+        v for v in out.split() if v.split(".")[:2] in (["3", m] for m in ("10", "11", "12", "13"))
+    ]
     return ":".join(wanted) or None
 
 

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent
 PACKAGES = ["packages/kcf-spec", "packages/kcf-kernel", "packages/kcf-client[ssh]"]
 ALL_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # CI sets KCF_TEST_PYTHONS=3.10,3.13 (oldest and newest); locally every one that exists.
-TEST_PYTHONS = [v for v in os.environ.get("KCF_TEST_PYTHONS", ",".join(ALL_PYTHONS)).split(",") if v]
+TEST_PYTHONS = [
+    v for v in os.environ.get("KCF_TEST_PYTHONS", ",".join(ALL_PYTHONS)).split(",") if v
+]
 TOOL_PYTHON = os.environ.get("KCF_TOOL_PYTHON", f"{sys.version_info[0]}.{sys.version_info[1]}")
 
 TEST_DEPS = [
@@ -80,7 +82,9 @@ def schema(session: nox.Session) -> None:
     if shutil.which("npm") is None:
         session.error("npm is needed for the ajv check (install Node.js)")
     _install_workspace(session, "jsonschema-rs>=0.26")
-    session.run("npm", "ci", "--prefix", "schema/conformance", "--no-audit", "--no-fund", external=True)
+    session.run(
+        "npm", "ci", "--prefix", "schema/conformance", "--no-audit", "--no-fund", external=True
+    )
     session.run("python", "schema/conformance/check.py")
 
 
@@ -99,7 +103,9 @@ def build(session: nox.Session) -> None:
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     for pkg in ("kcf-spec", "kcf-kernel", "kcf-client"):
-        session.run("python", "-m", "build", "--installer", "uv", "--outdir", str(dist), f"packages/{pkg}")
+        session.run(
+            "python", "-m", "build", "--installer", "uv", "--outdir", str(dist), f"packages/{pkg}"
+        )
     session.run("python", "tools/check_dist.py", str(dist))
 
 

@@ -35,7 +35,9 @@ def main(argv: list[str]) -> int:
             label = f"{path.stem}: {case.name}"
             if filters and not any(f in label for f in filters):
                 continue
-            print(format_result(run_case(case, quick=quick)).replace(case.name, label, 1), flush=True)
+            print(
+                format_result(run_case(case, quick=quick)).replace(case.name, label, 1), flush=True
+            )
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 project = "kcf"
 author = "kcf developers"
-copyright = "2026, kcf developers"  # noqa: A001 - Sphinx's name
+copyright = "2026, kcf developers"
 release = version = "0.1.0"
 
 extensions = [
@@ -27,4 +27,3 @@ napoleon_numpy_docstring = False
 
 html_theme = "furo"
 html_title = "kcf"
-

@@ -23,7 +23,8 @@ def main(dist: Path) -> list[str]:
     wheels = {w.name.split("-")[0]: w for w in dist.glob("*.whl")}
     sdists = {s.name.rsplit("-", 1)[0]: s for s in dist.glob("*.tar.gz")}
     if set(wheels) != set(NAMES) or set(sdists) != set(NAMES):
-        return [f"expected a wheel and an sdist of each of {sorted(NAMES)}, found {sorted(p.name for p in dist.iterdir())}"]
+        found = sorted(p.name for p in dist.iterdir())
+        return [f"expected a wheel and an sdist of each of {sorted(NAMES)}, found {found}"]
     versions: set[str] = set()
     for mod, whl in wheels.items():
         with zipfile.ZipFile(whl) as z:
@@ -39,8 +40,16 @@ def main(dist: Path) -> list[str]:
                 if req.startswith("kcf-") and not req.endswith(f"=={meta['Version']}"):
                     problems.append(f"{whl.name}: sibling requirement {req!r} is not this version")
             if mod == "kcf_spec":
-                shipped = {n.removeprefix("kcf_spec/schema/"): n for n in names if n.startswith("kcf_spec/schema/") and not n.endswith("/")}
-                source = {p.relative_to(ROOT / "schema").as_posix(): p for p in (ROOT / "schema").rglob("*.json") if "node_modules" not in p.parts}
+                shipped = {
+                    n.removeprefix("kcf_spec/schema/"): n
+                    for n in names
+                    if n.startswith("kcf_spec/schema/") and not n.endswith("/")
+                }
+                source = {
+                    p.relative_to(ROOT / "schema").as_posix(): p
+                    for p in (ROOT / "schema").rglob("*.json")
+                    if "node_modules" not in p.parts
+                }
                 for rel, path in source.items():
                     if rel not in shipped:
                         problems.append(f"{whl.name}: schema/{rel} missing")
