@@ -2,8 +2,8 @@
 
 ``python -m build`` builds each wheel *from the sdist*, so a schema found in the kcf-spec
 wheel proves the sdist carries it too. Checked: one sdist and one wheel per package, one
-shared version, exact ``==`` pins between siblings, the wheel's schema files byte-equal to
-``schema/``, and ``py.typed`` in every wheel.
+shared version, exact ``==`` pins between siblings, the wheel's ``*.schema.json`` files
+byte-equal to ``schema/``'s, and ``py.typed`` in every wheel.
 """
 
 from __future__ import annotations
@@ -45,11 +45,8 @@ def main(dist: Path) -> list[str]:
                     for n in names
                     if n.startswith("kcf_spec/schema/") and not n.endswith("/")
                 }
-                source = {
-                    p.relative_to(ROOT / "schema").as_posix(): p
-                    for p in (ROOT / "schema").rglob("*.json")
-                    if "node_modules" not in p.parts
-                }
+                schema_dir = ROOT / "schema"
+                source = {p.name: p for p in schema_dir.glob("*.schema.json")}
                 for rel, path in source.items():
                     if rel not in shipped:
                         problems.append(f"{whl.name}: schema/{rel} missing")
