@@ -95,6 +95,9 @@ def open_openssh(
             server=options.server,
             backend="openssh",
         )
+    if options.accept_new and options.known_hosts is not None:
+        # ssh would connect but fail to record the key into a missing directory.
+        options.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     deadline = time.monotonic() + options.timeout
     for attempt in range(_PORT_TRIES):
         tunnel = OpenSSHTunnel(info, _free_ports(), options, connection_file, ssh)

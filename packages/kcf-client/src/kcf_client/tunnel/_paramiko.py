@@ -227,11 +227,15 @@ def _keys(cfg: HostConfig, options: TunnelOptions, tried: list[str]) -> Iterator
 
 
 def _load_key(path: Path, callback: Callable[[str], str | None] | None) -> Any:
+    """Load a private key, asking ``callback`` for its passphrase (up to 3 tries)."""
     try:
         return paramiko.PKey.from_path(path)
     except paramiko.PasswordRequiredException:
         pass
-    except (paramiko.SSHException, ValueError, OSError, TypeError):
+    except TypeError as exc:  # cryptography: "Key is password-protected, but ..."
+        if "password" not in str(exc).lower():
+            return None
+    except (paramiko.SSHException, ValueError, OSError):
         return None
     if callback is None:
         return None
@@ -240,7 +244,7 @@ def _load_key(path: Path, callback: Callable[[str], str | None] | None) -> Any:
         if passphrase is None:
             return None
         try:
-            return paramiko.PKey.from_path(path, passphrase)
+            return paramiko.PKey.from_path(path, passphrase.encode("utf-8"))
         except (paramiko.SSHException, ValueError, TypeError):
             continue
     return None
@@ -472,7 +476,8 @@ class ParamikoTunnel(Tunnel):
         finally:
             sel.close()
             if chan is not None:
-                chan.close()
+                with contextlib.suppress(Exception):  # the transport may be gone already
+                    chan.close()
             conn.close()
             with self._pumps_lock:
                 self._pumps.discard(threading.current_thread())

@@ -1,0 +1,348 @@
+"""A private OpenSSH server on 127.0.0.1 (and ::1), and what the tunnel tests need around it.
+
+Everything lives in one temp dir: the server's host key, ``sshd_config``, authorized keys,
+log; the client's keys (plain and passphrase-protected), ``known_hosts`` and an
+``ssh_config`` with aliases:
+
+- ``kcf-plain``: root, key auth.
+- ``kcf-jump``: the same server reached through itself with ``ProxyJump kcf-plain``.
+- ``kcf-proxycmd``: likewise with ``ProxyCommand ssh -F CFG -W %h:%p kcf-plain``.
+- ``kcf-pw``: the password user (``kcftunnel``), password auth only.
+- ``kcf-enc``: the password user, key auth with the encrypted key only.
+
+The password user ``kcftunnel`` is a dedicated local account created here (``useradd``)
+when running as root, with a password from :mod:`secrets` set for this session
+(``chpasswd``); root's password is never touched. Without root the password tests fail
+(``KCF_REQUIRE_REAL_PARTS=1``) or skip.
+
+With ``KCF_REQUIRE_REAL_PARTS=1`` (set by ``.ci/run``) a server that cannot start FAILS the
+tests; without it, a developer machine lacking ``sshd`` skips them with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SSHD = "/usr/sbin/sshd"
+PW_USER = "kcftunnel"
+PASSPHRASE = "correct horse battery staple"
+
+pytestmark = pytest.mark.ssh
+
+
+def require_real(reason: str) -> None:
+    """Fail under ``KCF_REQUIRE_REAL_PARTS=1`` (CI), else skip."""
+    __tracebackhide__ = True
+    if os.environ.get("KCF_REQUIRE_REAL_PARTS") == "1":
+        pytest.fail(f"real part missing (KCF_REQUIRE_REAL_PARTS=1): {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def _keygen(path: Path, passphrase: str = "") -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", path.name, "-f", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _ensure_password_user() -> str | None:
+    """Create (if needed) the dedicated password user; set a fresh password. Root only."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        return None
+    exists = subprocess.run(["id", PW_USER], capture_output=True, check=False).returncode == 0
+    if not exists:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+             "--shell", "/bin/sh", "--comment", "kcf test user (ssh password tests)", PW_USER],
+            check=True,
+            capture_output=True,
+        )
+    password = "pw-" + secrets.token_urlsafe(12)
+    subprocess.run(["chpasswd"], input=f"{PW_USER}:{password}\n", text=True, check=True)
+    return password
+
+
+@dataclasses.dataclass
+class SSHServer:
+    """A running private sshd and the client files that reach it."""
+
+    dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+    host_pub: str  # "ssh-ed25519 AAAA..."
+    client_key: Path
+    encrypted_key: Path
+    known_hosts: Path
+    ssh_config: Path
+    log: Path
+    password: str | None
+    ipv6: bool
+    passphrase: str = PASSPHRASE
+
+    @property
+    def host_key_lines(self) -> str:
+        names = [f"[127.0.0.1]:{self.port}"] + ([f"[::1]:{self.port}"] if self.ipv6 else [])
+        return "".join(f"{n} {self.host_pub}\n" for n in names)
+
+    def session_pids(self) -> list[int]:
+        """Pids of this sshd's children (one per client connection, plus privsep)."""
+        out = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                if ppid == self.proc.pid:
+                    out.append(int(entry.name))
+        return out
+
+    def kill(self) -> None:
+        """SIGKILL the server and every session it serves (the network "goes away")."""
+        sessions = self.session_pids()
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        for pid in sessions:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait(5)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_sshd(base: Path, *, password: str | None, client_key: Path | None = None,
+               encrypted_key: Path | None = None) -> SSHServer:
+    """Start a private sshd under ``base``; wait until it answers with its banner."""
+    if not os.path.exists(SSHD) or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
+        require_real(f"OpenSSH server/client not installed ({SSHD}, ssh, ssh-keygen)")
+    if os.geteuid() == 0:
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o711)  # the password user's sshd child must reach authorized_keys/
+    host_key = base / "ssh_host_ed25519_key"
+    _keygen(host_key)
+    host_pub = " ".join(Path(f"{host_key}.pub").read_text().split()[:2])
+    if client_key is None:
+        client_key = base / "id_ed25519"
+        _keygen(client_key)
+    if encrypted_key is None:
+        encrypted_key = base / "id_ed25519_enc"
+        _keygen(encrypted_key, PASSPHRASE)
+    auth = base / "authorized_keys"
+    auth.mkdir(mode=0o755, exist_ok=True)
+    user = os.environ.get("USER") or __import__("getpass").getuser()
+    (auth / user).write_text(Path(f"{client_key}.pub").read_text())
+    (auth / PW_USER).write_text(Path(f"{encrypted_key}.pub").read_text())
+    for f in auth.iterdir():
+        f.chmod(0o644)
+    ipv6 = _ipv6_loopback()
+    log = base / "sshd.log"
+    for _attempt in range(5):
+        port = _free_port()
+        listen = f"ListenAddress 127.0.0.1:{port}\n" + (f"ListenAddress [::1]:{port}\n" if ipv6 else "")
+        config = base / "sshd_config"
+        config.write_text(
+            listen
+            + f"HostKey {host_key}\n"
+            f"PidFile {base / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {auth}/%u\n"
+            "StrictModes no\n"
+            "UsePAM no\n"
+            "PubkeyAuthentication yes\n"
+            f"PasswordAuthentication {'yes' if password else 'no'}\n"
+            "KbdInteractiveAuthentication no\n"
+            "PermitRootLogin prohibit-password\n"
+            "PermitEmptyPasswords no\n"
+            "AllowTcpForwarding yes\n"
+            "AllowAgentForwarding no\n"
+            "X11Forwarding no\n"
+            "PermitTTY no\n"
+            "MaxStartups 100:30:200\n"
+            "MaxSessions 100\n"
+            "MaxAuthTries 10\n"
+            "LoginGraceTime 30\n"
+            "LogLevel VERBOSE\n"
+        )
+        proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config), "-E", str(log)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as s:
+                s.settimeout(2)
+                if s.recv(64).startswith(b"SSH-2.0"):
+                    break
+            time.sleep(0.05)
+        else:
+            proc.kill()
+            proc.wait()
+            continue
+        break
+    else:
+        reason = log.read_text()[-2000:] if log.exists() else "(no log)"
+        require_real(f"sshd could not start: {reason}")
+    known = base / "known_hosts"
+    server = SSHServer(
+        dir=base, port=port, proc=proc, host_pub=host_pub, client_key=client_key,
+        encrypted_key=encrypted_key, known_hosts=known, ssh_config=base / "ssh_config",
+        log=log, password=password, ipv6=ipv6,
+    )
+    known.write_text(server.host_key_lines)
+    known.chmod(0o600)
+    cfg = server.ssh_config
+    common = f"  HostName 127.0.0.1\n  Port {port}\n"
+    cfg.write_text(
+        f"Host kcf-plain\n{common}  User {user}\n"
+        f"Host kcf-jump\n{common}  User {user}\n  ProxyJump kcf-plain\n"
+        f"Host kcf-proxycmd\n{common}  User {user}\n"
+        f"  ProxyCommand {shutil.which('ssh')} -F {cfg} -o BatchMode=yes -W %h:%p kcf-plain\n"
+        f"Host kcf-pw\n{common}  User {PW_USER}\n  PubkeyAuthentication no\n"
+        f"Host kcf-enc\n{common}  User {PW_USER}\n  IdentityFile {encrypted_key}\n"
+        "  PasswordAuthentication no\n"
+        "Host *\n"
+        f"  IdentityFile {client_key}\n"
+        "  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {known}\n"
+        "  GlobalKnownHostsFile /dev/null\n"
+        "  UpdateHostKeys no\n"
+        "  CheckHostIP no\n"
+        "  LogLevel ERROR\n"
+    )
+    return server
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    """The session's private sshd (key and, as root, password auth)."""
+    saved = os.environ.pop("SSH_AUTH_SOCK", None)  # never the developer's agent
+    base = Path(tempfile.mkdtemp(prefix="kcf-sshd-"))
+    server = start_sshd(base, password=_ensure_password_user())
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+        if saved is not None:
+            os.environ["SSH_AUTH_SOCK"] = saved
+
+
+@pytest.fixture
+def doomed_sshd(sshd: SSHServer) -> Iterator[SSHServer]:
+    """A second, private sshd for one test, which may kill it (same client keys)."""
+    base = Path(tempfile.mkdtemp(prefix="kcf-sshd-doomed-"))
+    server = start_sshd(base, password=None, client_key=sshd.client_key,
+                        encrypted_key=sshd.encrypted_key)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["paramiko", "openssh"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test runs once per backend."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def kernel() -> Iterator[object]:
+    """A real ipykernel on 127.0.0.1 (the "remote" kernel), via jupyter_client."""
+    try:
+        from jupyter_client.manager import KernelManager
+    except ImportError:
+        require_real("jupyter_client is not installed")
+    km = KernelManager(kernel_name="python3")
+    km.ip = "127.0.0.1"
+    km.start_kernel(extra_arguments=["--HistoryManager.enabled=False"])
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        kc.stop_channels()
+        yield km
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+class Sink:
+    """A TCP server that reads everything, then replies with the SHA-256 of what it read."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = int(self.sock.getsockname()[1])
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="test-sink")
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import hashlib
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                h = hashlib.sha256()
+                n = 0
+                while chunk := conn.recv(1 << 16):
+                    h.update(chunk)
+                    n += len(chunk)
+                conn.sendall(h.hexdigest().encode() + b" " + str(n).encode())
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A checksumming sink on 127.0.0.1."""
+    s = Sink()
+    try:
+        yield s
+    finally:
+        s.close()
