@@ -29,7 +29,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -83,8 +82,18 @@ def _ensure_password_user() -> str | None:
     exists = subprocess.run(["id", PW_USER], capture_output=True, check=False).returncode == 0
     if not exists:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-             "--shell", "/bin/sh", "--comment", "kcf test user (ssh password tests)", PW_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/bin/sh",
+                "--comment",
+                "kcf test user (ssh password tests)",
+                PW_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -148,15 +157,24 @@ class SSHServer:
                 self.proc.wait()
 
 
-def start_sshd(base: Path, *, password: str | None, client_key: Path | None = None,
-               encrypted_key: Path | None = None) -> SSHServer:
+def start_sshd(
+    base: Path,
+    *,
+    password: str | None,
+    client_key: Path | None = None,
+    encrypted_key: Path | None = None,
+) -> SSHServer:
     """Start a private sshd under ``base``; wait until it answers with its banner."""
-    if not os.path.exists(SSHD) or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
+    if (
+        not os.path.exists(SSHD)
+        or shutil.which("ssh") is None
+        or shutil.which("ssh-keygen") is None
+    ):
         require_real(f"OpenSSH server/client not installed ({SSHD}, ssh, ssh-keygen)")
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     base.mkdir(parents=True, exist_ok=True)
-    os.chmod(base, 0o711)  # the password user's sshd child must reach authorized_keys/
+    os.chmod(base, 0o711)  # noqa: S103 - traverse only; the password user's sshd child must reach authorized_keys/
     host_key = base / "ssh_host_ed25519_key"
     _keygen(host_key)
     host_pub = " ".join(Path(f"{host_key}.pub").read_text().split()[:2])
@@ -177,11 +195,12 @@ def start_sshd(base: Path, *, password: str | None, client_key: Path | None = No
     log = base / "sshd.log"
     for _attempt in range(5):
         port = _free_port()
-        listen = f"ListenAddress 127.0.0.1:{port}\n" + (f"ListenAddress [::1]:{port}\n" if ipv6 else "")
+        listen = f"ListenAddress 127.0.0.1:{port}\n" + (
+            f"ListenAddress [::1]:{port}\n" if ipv6 else ""
+        )
         config = base / "sshd_config"
         config.write_text(
-            listen
-            + f"HostKey {host_key}\n"
+            listen + f"HostKey {host_key}\n"
             f"PidFile {base / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {auth}/%u\n"
             "StrictModes no\n"
@@ -203,11 +222,16 @@ def start_sshd(base: Path, *, password: str | None, client_key: Path | None = No
         )
         proc = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(config), "-E", str(log)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as s:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), 0.5) as s,
+            ):
                 s.settimeout(2)
                 if s.recv(64).startswith(b"SSH-2.0"):
                     break
@@ -222,9 +246,17 @@ def start_sshd(base: Path, *, password: str | None, client_key: Path | None = No
         require_real(f"sshd could not start: {reason}")
     known = base / "known_hosts"
     server = SSHServer(
-        dir=base, port=port, proc=proc, host_pub=host_pub, client_key=client_key,
-        encrypted_key=encrypted_key, known_hosts=known, ssh_config=base / "ssh_config",
-        log=log, password=password, ipv6=ipv6,
+        dir=base,
+        port=port,
+        proc=proc,
+        host_pub=host_pub,
+        client_key=client_key,
+        encrypted_key=encrypted_key,
+        known_hosts=known,
+        ssh_config=base / "ssh_config",
+        log=log,
+        password=password,
+        ipv6=ipv6,
     )
     known.write_text(server.host_key_lines)
     known.chmod(0o600)
@@ -269,8 +301,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
 def doomed_sshd(sshd: SSHServer) -> Iterator[SSHServer]:
     """A second, private sshd for one test, which may kill it (same client keys)."""
     base = Path(tempfile.mkdtemp(prefix="kcf-sshd-doomed-"))
-    server = start_sshd(base, password=None, client_key=sshd.client_key,
-                        encrypted_key=sshd.encrypted_key)
+    server = start_sshd(
+        base, password=None, client_key=sshd.client_key, encrypted_key=sshd.encrypted_key
+    )
     try:
         yield server
     finally:

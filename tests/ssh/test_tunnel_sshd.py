@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zmq
-
-from kcf_spec import Channel, ConnectionInfo
 from kcf_client.tunnel import (
     AuthenticationFailed,
     ForwardRefused,
@@ -29,6 +26,7 @@ from kcf_client.tunnel import (
     TunnelDied,
     open_tunnel,
 )
+from kcf_spec import Channel, ConnectionInfo
 
 pytestmark = [pytest.mark.ssh, pytest.mark.timeout(90)]
 
@@ -47,8 +45,9 @@ def _kernel_info(km: Any) -> ConnectionInfo:
     return ConnectionInfo.load(km.connection_file)
 
 
-def _open(sshd: Any, info: ConnectionInfo, backend: str, server: str = "kcf-plain",
-          **kw: Any) -> Tunnel:
+def _open(
+    sshd: Any, info: ConnectionInfo, backend: str, server: str = "kcf-plain", **kw: Any
+) -> Tunnel:
     kw.setdefault("ssh_config", sshd.ssh_config)
     kw.setdefault("timeout", 20)
     return open_tunnel(info, server, backend=backend, **kw)  # type: ignore[arg-type]
@@ -113,8 +112,9 @@ class Answers:
 
 
 class TestTunnelKernel:
-    def test_tunnel_kernel_talks_through_every_channel(self, sshd: Any, kernel: Any,
-                                                        backend: str) -> None:
+    def test_tunnel_kernel_talks_through_every_channel(
+        self, sshd: Any, kernel: Any, backend: str
+    ) -> None:
         """kernel_info (shell), execute with stream output (iopub) and heartbeat work."""
         from kcf_client import connect
 
@@ -133,11 +133,12 @@ class TestTunnelKernel:
                 assert result.stdout == "42\n"
                 assert kc.ping(timeout=10) > 0
 
-    def test_tunnel_connection_file_serves_jupyter_client(self, sshd: Any, kernel: Any,
-                                                          backend: str, tmp_path: Path) -> None:
+    def test_tunnel_connection_file_serves_jupyter_client(
+        self, sshd: Any, kernel: Any, backend: str, tmp_path: Path
+    ) -> None:
         """The written ``<name>-ssh.json`` lets jupyter_client's client talk, and close()
         removes it."""
-        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_client.blocking.client import BlockingKernelClient
 
         remote = _kernel_info(kernel)
         source = tmp_path / "kernel-remote.json"
@@ -169,8 +170,9 @@ class TestTunnelTransfer:
             ours, theirs = _send_through(tunnel.local.port(Channel.SHELL), 100 * MiB)
         assert theirs == ours
 
-    def test_tunnel_transfer_concurrent_connections(self, sshd: Any, sink: Any,
-                                                    backend: str) -> None:
+    def test_tunnel_transfer_concurrent_connections(
+        self, sshd: Any, sink: Any, backend: str
+    ) -> None:
         """Several connections through the five forwards at once each arrive intact."""
         results: list[tuple[str, str]] = []
         with _open(sshd, _info_for(sink.port), backend, check=False) as tunnel:
@@ -190,8 +192,9 @@ class TestTunnelTransfer:
 
 
 class TestTunnelHostKeys:
-    def test_tunnel_unknown_host_refused(self, sshd: Any, sink: Any, backend: str,
-                                         tmp_path: Path) -> None:
+    def test_tunnel_unknown_host_refused(
+        self, sshd: Any, sink: Any, backend: str, tmp_path: Path
+    ) -> None:
         """A server whose key is not in known_hosts is refused, and nothing is recorded."""
         known = tmp_path / "known_hosts"
         known.write_text("")
@@ -199,28 +202,38 @@ class TestTunnelHostKeys:
             _open(sshd, _info_for(sink.port), backend, known_hosts=known, check=False)
         assert known.read_text() == ""
 
-    def test_tunnel_changed_key_refused_as_mismatch(self, sshd: Any, sink: Any, backend: str,
-                                                   tmp_path: Path) -> None:
+    def test_tunnel_changed_key_refused_as_mismatch(
+        self, sshd: Any, sink: Any, backend: str, tmp_path: Path
+    ) -> None:
         """A different key recorded for the server is a mismatch, even with accept_new."""
         other = tmp_path / "other"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
-                       check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True
+        )
         pub = " ".join(Path(f"{other}.pub").read_text().split()[:2])
         known = tmp_path / "known_hosts"
         known.write_text(f"[127.0.0.1]:{sshd.port} {pub}\n")
         for accept_new in (False, True):
             with pytest.raises(HostKeyMismatch):
-                _open(sshd, _info_for(sink.port), backend, known_hosts=known,
-                      accept_new=accept_new, check=False)
+                _open(
+                    sshd,
+                    _info_for(sink.port),
+                    backend,
+                    known_hosts=known,
+                    accept_new=accept_new,
+                    check=False,
+                )
         assert known.read_text() == f"[127.0.0.1]:{sshd.port} {pub}\n"
 
-    def test_tunnel_accept_new_records_key(self, sshd: Any, sink: Any, backend: str,
-                                           tmp_path: Path) -> None:
+    def test_tunnel_accept_new_records_key(
+        self, sshd: Any, sink: Any, backend: str, tmp_path: Path
+    ) -> None:
         """accept_new trusts a first-seen server and records its key; later opens need no
         opt-in."""
         known = tmp_path / "sub" / "known_hosts"
-        with _open(sshd, _info_for(sink.port), backend, known_hosts=known, accept_new=True,
-                   check=False) as tunnel:
+        with _open(
+            sshd, _info_for(sink.port), backend, known_hosts=known, accept_new=True, check=False
+        ) as tunnel:
             assert tunnel.is_alive()
         lines = known.read_text().splitlines()
         assert [" ".join(line.split()[1:3]) for line in lines] == [sshd.host_pub]
@@ -234,8 +247,9 @@ class TestTunnelHostKeys:
 
 class TestTunnelRoutes:
     @pytest.mark.parametrize("alias", ["kcf-jump", "kcf-proxycmd"])
-    def test_tunnel_through_jump_or_proxy_command(self, sshd: Any, sink: Any, backend: str,
-                                                  alias: str) -> None:
+    def test_tunnel_through_jump_or_proxy_command(
+        self, sshd: Any, sink: Any, backend: str, alias: str
+    ) -> None:
         """ProxyJump (nested channels) and ProxyCommand (ssh -W) from ssh_config carry data."""
         with _open(sshd, _info_for(sink.port), backend, server=alias, check=False) as tunnel:
             ours, theirs = _send_through(tunnel.local.port(Channel.IOPUB), 4 * MiB)
@@ -248,8 +262,14 @@ class TestTunnelRoutes:
         if sshd.ipv6:
             specs.append(f"{user}@[::1]:{sshd.port}")
         for spec in specs:
-            with _open(sshd, _info_for(sink.port), backend, server=spec,
-                       identity_file=sshd.client_key, check=False) as tunnel:
+            with _open(
+                sshd,
+                _info_for(sink.port),
+                backend,
+                server=spec,
+                identity_file=sshd.client_key,
+                check=False,
+            ) as tunnel:
                 ours, theirs = _send_through(tunnel.local.port(Channel.HB), 1 * MiB)
             assert theirs == ours, spec
 
@@ -271,8 +291,8 @@ class TestTunnelRoutes:
         t.start()
         try:
             with _open(sshd, _info_for(port, ip="::1"), backend, check=False) as tunnel:
-                with socket.create_connection(("127.0.0.1", tunnel.local.port(Channel.SHELL)),
-                                              timeout=10) as c:
+                local = ("127.0.0.1", tunnel.local.port(Channel.SHELL))
+                with socket.create_connection(local, timeout=10) as c:
                     assert c.recv(64) == b"hello over v6"
         finally:
             t.join(5)
@@ -298,23 +318,42 @@ class TestTunnelAuth:
         """A wrong password is asked again, and the right one then opens the tunnel."""
         _require_password(sshd)
         answers = Answers("wrong-" + sshd.password, sshd.password)
-        with _open(sshd, _info_for(sink.port), backend, server="kcf-pw",
-                   password_callback=answers, check=False) as tunnel:
+        with _open(
+            sshd,
+            _info_for(sink.port),
+            backend,
+            server="kcf-pw",
+            password_callback=answers,
+            check=False,
+        ) as tunnel:
             assert tunnel.is_alive()
         assert len(answers.prompts) == 2
         assert "password" in answers.prompts[0].lower()
 
-    def test_tunnel_wrong_password_fails_then_retry_works(self, sshd: Any, sink: Any,
-                                                         backend: str) -> None:
+    def test_tunnel_wrong_password_fails_then_retry_works(
+        self, sshd: Any, sink: Any, backend: str
+    ) -> None:
         """Only wrong passwords: AuthenticationFailed; a new attempt with the right one works."""
         _require_password(sshd)
         wrong = Answers("nope", "nope", "nope", "nope")
         with pytest.raises(AuthenticationFailed):
-            _open(sshd, _info_for(sink.port), backend, server="kcf-pw",
-                  password_callback=wrong, check=False)
+            _open(
+                sshd,
+                _info_for(sink.port),
+                backend,
+                server="kcf-pw",
+                password_callback=wrong,
+                check=False,
+            )
         assert 1 <= len(wrong.prompts) <= 3
-        with _open(sshd, _info_for(sink.port), backend, server="kcf-pw",
-                   password_callback=Answers(sshd.password), check=False) as tunnel:
+        with _open(
+            sshd,
+            _info_for(sink.port),
+            backend,
+            server="kcf-pw",
+            password_callback=Answers(sshd.password),
+            check=False,
+        ) as tunnel:
             assert tunnel.is_alive()
 
     def test_tunnel_no_password_callback_fails(self, sshd: Any, sink: Any, backend: str) -> None:
@@ -327,8 +366,14 @@ class TestTunnelAuth:
         """An encrypted key asks its passphrase through the callback (wrong, then right)."""
         _require_password(sshd)
         answers = Answers("not the passphrase", sshd.passphrase)
-        with _open(sshd, _info_for(sink.port), backend, server="kcf-enc",
-                   passphrase_callback=answers, check=False) as tunnel:
+        with _open(
+            sshd,
+            _info_for(sink.port),
+            backend,
+            server="kcf-enc",
+            passphrase_callback=answers,
+            check=False,
+        ) as tunnel:
             assert tunnel.is_alive()
         assert len(answers.prompts) == 2
         assert "passphrase" in answers.prompts[0].lower()
@@ -364,8 +409,9 @@ class TestTunnelLifetime:
         assert _child_pids() <= children
         assert all(_port_free(p) for p in ports)
 
-    def test_tunnel_sshd_killed_reports_died(self, doomed_sshd: Any, sink: Any,
-                                             backend: str) -> None:
+    def test_tunnel_sshd_killed_reports_died(
+        self, doomed_sshd: Any, sink: Any, backend: str
+    ) -> None:
         """Killing the server is reported: is_alive() False, check() raises TunnelDied."""
         tunnel = _open(doomed_sshd, _info_for(sink.port), backend, check=False)
         try:
@@ -381,8 +427,9 @@ class TestTunnelLifetime:
             tunnel.close()
 
     @pytest.mark.parametrize("server", ["kcf-plain", "kcf-proxycmd"])
-    def test_tunnel_parent_sigkill_leaves_no_ssh(self, sshd: Any, sink: Any, backend: str,
-                                                 server: str) -> None:
+    def test_tunnel_parent_sigkill_leaves_no_ssh(
+        self, sshd: Any, sink: Any, backend: str, server: str
+    ) -> None:
         """A process SIGKILLed with a tunnel open leaves no ssh process behind."""
         script = textwrap.dedent(f"""
             import json, os, sys, time
@@ -397,8 +444,7 @@ class TestTunnelLifetime:
             print(json.dumps(sorted(int(k) for k in kids)), flush=True)
             time.sleep(600)
         """)
-        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         try:
             assert proc.stdout is not None
             kids = json.loads(proc.stdout.readline())
@@ -416,7 +462,7 @@ class TestTunnelLifetime:
     def test_tunnel_context_manager_and_repr(self, sshd: Any, sink: Any, backend: str) -> None:
         """The tunnel is a context manager; repr names server and state."""
         with _open(sshd, _info_for(sink.port), backend, check=False) as tunnel:
-            assert "alive" in repr(tunnel) and "kcf-plain" in repr(tunnel)
+            assert "alive" in repr(tunnel)
+            assert "kcf-plain" in repr(tunnel)
         assert "closed" in repr(tunnel)
         assert tunnel.closed
-

@@ -225,13 +225,13 @@ def probe_forwards(tunnel: Tunnel, timeout: float) -> None:
             sel.register(s, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout
         pending = set(socks)
+        socks_by_fd = {s.fileno(): s for s in socks}
         while pending:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
             for key, _ in sel.select(min(left, 0.05)):
-                s = key.fileobj
-                assert isinstance(s, socket.socket)
+                s = socks_by_fd[key.fd]
                 try:
                     data = s.recv(64)
                 except OSError:
@@ -246,7 +246,8 @@ def probe_forwards(tunnel: Tunnel, timeout: float) -> None:
                 reason = _wait_reason(tunnel, channel)
                 raise ForwardRefused(
                     f"the server did not forward the {channel.value} channel to "
-                    f"{host}:{port}" + (f": {reason}" if reason else "")
+                    f"{host}:{port}"
+                    + (f": {reason}" if reason else "")
                     + " (is the kernel running there, and is TCP forwarding allowed?)",
                     server=tunnel.server,
                     backend=tunnel.backend,

@@ -133,7 +133,7 @@ def _free_ports() -> dict[Channel, int]:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             socks.append(s)
             s.bind(("127.0.0.1", 0))
-        return {c: s.getsockname()[1] for c, s in zip(Channel, socks)}
+        return {c: s.getsockname()[1] for c, s in zip(Channel, socks, strict=True)}
     finally:
         for s in socks:
             s.close()
@@ -142,7 +142,7 @@ def _free_ports() -> dict[Channel, int]:
 def _quote(value: str) -> str:
     """A value for ``-o Key=VALUE``: ``%`` escaped, quoted when it has blanks or quotes."""
     value = value.replace("%", "%%")
-    if any(ch in value for ch in ' \t"\\\''):
+    if any(ch in value for ch in " \t\"\\'"):
         value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return value
 
@@ -155,9 +155,7 @@ def build_argv(
     ssh: str, remote: ConnectionInfo, ports: dict[Channel, int], options: TunnelOptions
 ) -> list[str]:
     """The ssh command line (an argv list; never passed through a shell)."""
-    interactive = (
-        options.password_callback is not None or options.passphrase_callback is not None
-    )
+    interactive = options.password_callback is not None or options.passphrase_callback is not None
     argv = [ssh, "-N", "-T", "-n"]
     if options.ssh_config is not None:
         argv += ["-F", os.fspath(options.ssh_config)]
@@ -235,7 +233,7 @@ class OpenSSHTunnel(Tunnel):
         self._tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
         self._lines_seen = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._spawn_error: BaseException | None = None
+        self._spawn_errors: list[OSError] = []
         self._started = threading.Event()
         self._exited = threading.Event()
         self._askpass: _AskpassServer | None = None
@@ -248,13 +246,13 @@ class OpenSSHTunnel(Tunnel):
         )
         self._keeper.start()
         self._started.wait()
-        if self._spawn_error is not None:
+        if self._spawn_errors:
             self._exited.set()
             raise BackendUnavailable(
-                f"cannot run {self.argv[0]}: {self._spawn_error}",
+                f"cannot run {self.argv[0]}: {self._spawn_errors[0]}",
                 server=self.server,
                 backend="openssh",
-            ) from self._spawn_error
+            ) from self._spawn_errors[0]
 
     @property
     def pid(self) -> int | None:
@@ -274,10 +272,10 @@ class OpenSSHTunnel(Tunnel):
                 stderr=subprocess.PIPE,
                 env=env,
                 start_new_session=True,  # no controlling tty: ssh never prompts there
-                preexec_fn=_pdeathsig(),  # noqa: PLW1509 - tiny, async-signal-safe prctl
+                preexec_fn=_pdeathsig(),
             )
         except OSError as exc:
-            self._spawn_error = exc
+            self._spawn_errors.append(exc)
             self._started.set()
             return
         self._started.set()
@@ -311,8 +309,7 @@ class OpenSSHTunnel(Tunnel):
                     return
                 if time.monotonic() >= deadline:
                     raise ConnectTimeout(
-                        f"the tunnel was not up within {self._options.timeout:g} s"
-                        + self._said(),
+                        f"the tunnel was not up within {self._options.timeout:g} s" + self._said(),
                         server=self.server,
                         backend=self.backend,
                     )
@@ -332,30 +329,45 @@ class OpenSSHTunnel(Tunnel):
         said = self._said()
         if self._askpass is not None and self._askpass.error is not None:
             return self._askpass.error
-        if "address already in use" in low or "cannot listen to port" in low or (
-            "could not request local forwarding" in low
+        if (
+            "address already in use" in low
+            or "cannot listen to port" in low
+            or ("could not request local forwarding" in low)
         ):
             return _PortTaken()
-        if "remote host identification has changed" in low or "host key for" in low and (
-            "has changed" in low
+        if "remote host identification has changed" in low or (
+            "host key for" in low and ("has changed" in low)
         ):
-            return HostKeyMismatch("HOST KEY MISMATCH: the server's key is not the one recorded"
-                                   + said, **kw)
+            return HostKeyMismatch(
+                "HOST KEY MISMATCH: the server's key is not the one recorded" + said, **kw
+            )
         if "host key verification failed" in low:
-            return HostKeyUnknown("host key is not known; refusing to connect (add it to "
-                                  "known_hosts, or allow trust on first use: accept-new)"
-                                  + said, **kw)
+            return HostKeyUnknown(
+                "host key is not known; refusing to connect (add it to "
+                "known_hosts, or allow trust on first use: accept-new)" + said,
+                **kw,
+            )
         if "permission denied" in low or "too many authentication failures" in low:
             return AuthenticationFailed("authentication failed" + said, **kw)
         if "could not resolve hostname" in low or "name or service not known" in low:
             return HostUnreachable("cannot resolve the host" + said, **kw)
         if "timed out" in low:
             return ConnectTimeout("connection timed out" + said, **kw)
-        if any(s in low for s in ("connection refused", "no route to host", "unreachable",
-                                  "connection closed by", "connection reset")):
+        if any(
+            s in low
+            for s in (
+                "connection refused",
+                "no route to host",
+                "unreachable",
+                "connection closed by",
+                "connection reset",
+            )
+        ):
             return HostUnreachable("cannot reach the server" + said, **kw)
-        if "bad configuration option" in low or "bad port" in low or (
-            "terminating" in low and "configuration" in low
+        if (
+            "bad configuration option" in low
+            or "bad port" in low
+            or ("terminating" in low and "configuration" in low)
         ):
             return SSHConfigError("ssh refused its configuration" + said, **kw)
         return self._death()

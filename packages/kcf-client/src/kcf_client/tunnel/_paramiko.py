@@ -141,10 +141,15 @@ def _handshake(
     if preferred:
         opts = t.get_security_options()
         offered = list(opts.key_types)
-        opts.key_types = tuple([k for k in offered if k in preferred] + [k for k in offered if k not in preferred])
+        opts.key_types = tuple(
+            [k for k in offered if k in preferred] + [k for k in offered if k not in preferred]
+        )
     t.start_client(timeout=_left(deadline))
     known.check(
-        cfg.known_name, t.get_remote_server_key(), accept_new=options.accept_new, server=options.server
+        cfg.known_name,
+        t.get_remote_server_key(),
+        accept_new=options.accept_new,
+        server=options.server,
     )
     _authenticate(t, cfg, options)
     t.set_keepalive(options.keepalive)
@@ -244,7 +249,8 @@ def _load_key(path: Path, callback: Callable[[str], str | None] | None) -> Any:
         if passphrase is None:
             return None
         try:
-            return paramiko.PKey.from_path(path, passphrase.encode("utf-8"))
+            # paramiko 5 hands the password to cryptography, which wants bytes
+            return paramiko.PKey.from_path(path, passphrase.encode("utf-8"))  # type: ignore[arg-type]
         except (paramiko.SSHException, ValueError, TypeError):
             continue
     return None
@@ -259,22 +265,34 @@ def _mapped(options: TunnelOptions) -> Iterator[None]:
     except TunnelError:
         raise
     except paramiko.AuthenticationException as exc:
-        raise AuthenticationFailed(f"authentication failed: {exc}", server=server, backend="paramiko") from exc
+        raise AuthenticationFailed(
+            f"authentication failed: {exc}", server=server, backend="paramiko"
+        ) from exc
     except paramiko.ChannelException as exc:
         raise HostUnreachable(
             f"a jump host could not connect onwards: {exc.text} (code {exc.code})",
             server=server,
             backend="paramiko",
         ) from exc
-    except (TimeoutError, socket.timeout) as exc:
-        raise ConnectTimeout(f"no SSH connection within {options.timeout:g} s", server=server, backend="paramiko") from exc
+    except TimeoutError as exc:
+        raise ConnectTimeout(
+            f"no SSH connection within {options.timeout:g} s", server=server, backend="paramiko"
+        ) from exc
     except ConnectionRefusedError as exc:
-        raise HostUnreachable(f"connection refused: {exc}", server=server, backend="paramiko") from exc
+        raise HostUnreachable(
+            f"connection refused: {exc}", server=server, backend="paramiko"
+        ) from exc
     except (paramiko.SSHException, EOFError, OSError) as exc:
         text = str(exc)
         if "timeout" in text.lower() or "timed out" in text.lower():
-            raise ConnectTimeout(f"{text} (timeout {options.timeout:g} s)", server=server, backend="paramiko") from exc
-        raise HostUnreachable(f"SSH connection failed: {text or type(exc).__name__}", server=server, backend="paramiko") from exc
+            raise ConnectTimeout(
+                f"{text} (timeout {options.timeout:g} s)", server=server, backend="paramiko"
+            ) from exc
+        raise HostUnreachable(
+            f"SSH connection failed: {text or type(exc).__name__}",
+            server=server,
+            backend="paramiko",
+        ) from exc
 
 
 def _left(deadline: float) -> float:
@@ -309,7 +327,8 @@ class _ProxyCommand:
             bufsize=0,
             start_new_session=True,
         )
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self._in = self.process.stdin
         self._out = self.process.stdout
         self._timeout: float | None = None
@@ -325,7 +344,7 @@ class _ProxyCommand:
 
             ready, _, _ = select.select([fd], [], [], self._timeout)
             if not ready:
-                raise socket.timeout()
+                raise TimeoutError()
         return os.read(fd, size)
 
     def settimeout(self, timeout: float | None) -> None:
@@ -401,14 +420,14 @@ class ParamikoTunnel(Tunnel):
         sel = selectors.DefaultSelector()
         try:
             sel.register(self._wake_r, selectors.EVENT_READ)
+            by_fd = {lst.fileno(): lst for lst in self._listeners}
             for lst in self._listeners:
                 sel.register(lst, selectors.EVENT_READ)
             while True:
                 for key, _ in sel.select():
                     if key.fileobj is self._wake_r:
                         return
-                    lst = key.fileobj
-                    assert isinstance(lst, socket.socket)
+                    lst = by_fd[key.fd]
                     try:
                         conn, peer = lst.accept()
                     except OSError:

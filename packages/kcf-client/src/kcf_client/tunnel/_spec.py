@@ -15,7 +15,13 @@ from ._errors import SSHConfigError, UnsupportedTransport
 __all__ = ["ServerSpec", "parse_server", "forward_host", "check_tunnelable"]
 
 # A kernel bound to every address is reached through the server's loopback.
-_BIND_ALL = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "": "127.0.0.1", "::": "::1", "[::]": "::1"}
+_BIND_ALL = {
+    "0.0.0.0": "127.0.0.1",  # noqa: S104 - names the address, binds nothing
+    "*": "127.0.0.1",
+    "": "127.0.0.1",
+    "::": "::1",
+    "[::]": "::1",
+}
 _FORBIDDEN = set(" \t\r\n\"'\\;`$&|<>()")
 
 

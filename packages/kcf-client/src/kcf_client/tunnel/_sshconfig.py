@@ -108,7 +108,9 @@ def resolve(
     if known_hosts is not None:
         user_known: tuple[Path, ...] = (Path(known_hosts),)
     else:
-        user_known = _paths(data.get("userknownhostsfile", "~/.ssh/known_hosts ~/.ssh/known_hosts2"))
+        user_known = _paths(
+            data.get("userknownhostsfile", "~/.ssh/known_hosts ~/.ssh/known_hosts2")
+        )
     global_known = _paths(
         data.get("globalknownhostsfile", "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2")
     )
