@@ -17,7 +17,9 @@ acknowledgement is :data:`ACK_MSG_TYPE` with ``{"status": "ok"}`` (or ``"error"`
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import signal
 import subprocess
 import time
@@ -305,6 +307,11 @@ def launch_handshake(
     finally:
         router.close()
         ctx.term()
+        if prefix:  # libzmq leaves the socket file of a closed ipc listener behind
+            reg_sock = Path(f"{prefix}-{REGISTRATION_IPC_SUFFIX}")
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISSOCK(reg_sock.lstat().st_mode):
+                    reg_sock.unlink()
         if reg_written:
             remove_owned_file(reg_path, key)
         if not done:

@@ -1,0 +1,165 @@
+"""The JEP 66 handshake between kcf's launcher and kcf's example kernel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kcf_kernel
+import pytest
+import zmq
+from kcf_spec import ConnectionInfo, RegistrationInfo
+
+Ls = Callable[[Path], list[str]]
+Req = Callable[..., Any]
+
+
+class TestLaunchHandshake:
+    @pytest.mark.parametrize("transport", ["tcp", "ipc"])
+    def test_handshake_example_kernel(
+        self, short_runtime: Path, listing: Ls, request_kernel: Req, transport: str
+    ) -> None:
+        """The kernel reports its ports; the launcher writes the connection file from them and
+        removes the registration file; close() removes everything."""
+        argv = kcf_kernel.example_kernel_argv(handshake=True)
+        with kcf_kernel.launch_handshake(argv, transport=transport, timeout=60) as kp:  # type: ignore[arg-type]
+            assert not any("registration" in p for p in listing(short_runtime))
+            assert ConnectionInfo.load(kp.connection_file) == kp.info
+            assert kp.info.transport == transport
+            reply = request_kernel(kp.info, "kernel_info_request", {})
+            assert reply.content["status"] == "ok"
+        assert listing(short_runtime) == []
+
+    def test_handshake_via_launch_kernel_connection_file_placeholder(
+        self, runtime: Path, request_kernel: Req
+    ) -> None:
+        """launch_kernel(ports='handshake') with a kernelspec-style {connection_file} works."""
+        argv = kcf_kernel.example_kernel_argv()  # -f {connection_file}: autodetected
+        with kcf_kernel.launch_kernel(argv, ports="handshake", kernel_name="kcf-py") as kp:
+            assert kp.info.kernel_name == "kcf-py"
+            assert request_kernel(kp.info, "kernel_info_request", {}).content["status"] == "ok"
+
+    def test_handshake_never_reports_times_out(self, runtime: Path, listing: Ls) -> None:
+        """A kernel that never reports gives HandshakeTimeout naming the registration file;
+        it is killed and nothing is left behind."""
+        argv = [sys.executable, "-c", "import time; time.sleep(60)", "{registration_file}"]
+        started = time.monotonic()
+        with pytest.raises(kcf_kernel.HandshakeTimeout) as err:
+            kcf_kernel.launch_handshake(argv, timeout=1.0)
+        assert time.monotonic() - started < 30
+        reg = err.value.registration_file
+        assert reg is not None
+        assert Path(reg).name.startswith("registration-")
+        assert reg in str(err.value)
+        assert isinstance(err.value, TimeoutError)
+        assert listing(runtime) == []
+
+    def test_handshake_kernel_dies_raises_launch_error(self, runtime: Path, listing: Ls) -> None:
+        """A kernel that exits before reporting is a LaunchError with its status."""
+        argv = [sys.executable, "-c", "import sys; sys.exit(7)", "{registration_file}"]
+        with pytest.raises(kcf_kernel.LaunchError) as err:
+            kcf_kernel.launch_handshake(argv, timeout=30)
+        assert err.value.returncode == 7
+        assert listing(runtime) == []
+
+    def test_handshake_wrong_key_refused(self, runtime: Path, listing: Ls) -> None:
+        """A report signed with another key is refused; the launcher times out saying so."""
+        script = textwrap.dedent(
+            """
+            import dataclasses, sys, kcf_kernel
+            from kcf_spec import RegistrationInfo
+            reg = RegistrationInfo.load(sys.argv[1])
+            forged = dataclasses.replace(reg, key=b"not-the-key")
+            try:
+                kcf_kernel.handshake_kernel(forged, timeout=30)
+            except kcf_kernel.HandshakeTimeout:
+                pass
+            """
+        )
+        argv = [sys.executable, "-c", script, "{registration_file}"]
+        with pytest.raises(kcf_kernel.HandshakeTimeout, match="refused a message"):
+            kcf_kernel.launch_handshake(argv, timeout=4)
+        assert listing(runtime) == []
+
+    def test_handshake_no_placeholder_raises(self, runtime: Path) -> None:
+        """An argv with no placeholder for the registration file is refused up front."""
+        with pytest.raises(kcf_kernel.LaunchError, match="placeholder"):
+            kcf_kernel.launch_handshake([sys.executable, "-c", "pass"])
+
+
+class TestHandshakeKernel:
+    def test_kernel_half_times_out_without_ack(self, tmp_path: Path) -> None:
+        """With a registration socket that never answers, the kernel half raises
+        HandshakeTimeout naming the file, and closes its sockets."""
+        ctx = zmq.Context.instance()
+        silent = ctx.socket(zmq.ROUTER)
+        silent.linger = 0
+        port = silent.bind_to_random_port("tcp://127.0.0.1")
+        try:
+            reg = RegistrationInfo("k1", port, key=b"key")
+            path = kcf_kernel.write_registration_file(reg, tmp_path / "registration-k1.json")
+            with pytest.raises(kcf_kernel.HandshakeTimeout) as err:
+                kcf_kernel.handshake_kernel(path, timeout=0.5)
+            assert err.value.registration_file == str(path)
+            assert silent.poll(5000)  # the report did arrive
+        finally:
+            silent.close()
+
+    def test_kernel_half_refused_raises(self, tmp_path: Path) -> None:
+        """A launcher that answers with status error makes the kernel half raise
+        HandshakeError with the launcher's reason."""
+        import threading
+
+        from kcf_spec import Codec
+
+        ctx = zmq.Context.instance()
+        router = ctx.socket(zmq.ROUTER)
+        router.linger = 0
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        codec = Codec(b"key")
+
+        def refuse() -> None:
+            if router.poll(10000):
+                msg = codec.parse(router.recv_multipart())
+                reply = codec.message(
+                    kcf_kernel.ACK_MSG_TYPE,
+                    {"status": "error", "evalue": "go away"},
+                    parent=msg,
+                    identities=msg.identities,
+                )
+                router.send_multipart(codec.serialize(reply))
+
+        thread = threading.Thread(target=refuse)
+        thread.start()
+        try:
+            reg = RegistrationInfo("k2", port, key=b"key")
+            with pytest.raises(kcf_kernel.HandshakeError, match="go away"):
+                kcf_kernel.handshake_kernel(reg, timeout=10)
+        finally:
+            thread.join()
+            router.close()
+
+
+def test_example_kernel_shutdown_request_exits_and_cleans(
+    tmp_path: Path, request_kernel: Req
+) -> None:
+    """shutdown_request makes the example kernel reply, exit 0 and remove the file it wrote."""
+    path = tmp_path / "kernel-s.json"
+    proc = subprocess.Popen([sys.executable, "-m", "kcf_kernel.examples.pykernel", "-f", str(path)])
+    try:
+        deadline = time.monotonic() + 30
+        while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        info = ConnectionInfo.load(path)
+        reply = request_kernel(info, "shutdown_request", {"restart": False})
+        assert reply.content == {"status": "ok", "restart": False}
+        assert proc.wait(30) == 0
+        assert not path.exists()
+    finally:
+        proc.kill()
+        proc.wait()
