@@ -130,7 +130,7 @@ class BindError(PortAllocationError):
         super().__init__(f"cannot bind the {channel} socket to {endpoint}: {reason}", port=port)
 
 
-class SocketPathTooLong(KcfError, ValueError):  # noqa: N818 - named for the situation
+class SocketPathTooLong(KcfError, ValueError):
     """An ipc socket path is longer than the platform allows (``sun_path``).
 
     Attributes:
@@ -181,21 +181,21 @@ class HandshakeError(KcfError):
         super().__init__(message)
 
 
-class HandshakeTimeout(HandshakeError, TimeoutError):  # noqa: N818 - named for the situation
+class HandshakeTimeout(HandshakeError, TimeoutError):
     """No port report (launcher) or acknowledgement (kernel) came in time.
 
     .. versionadded:: 0.1.0
     """
 
 
-class LaunchTimeout(LaunchError, TimeoutError):  # noqa: N818 - named for the situation
+class LaunchTimeout(LaunchError, TimeoutError):
     """A launched kernel was not ready in time (it never wrote its ports).
 
     .. versionadded:: 0.1.0
     """
 
 
-class KernelWaitTimeout(KcfError, TimeoutError):  # noqa: N818 - named for the situation
+class KernelWaitTimeout(KcfError, TimeoutError):
     """A kernel process did not exit within the time given to :meth:`KernelProcess.wait`.
 
     Attributes:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
