@@ -50,7 +50,7 @@ def _request(info: object, msg_type: str, content: dict[str, object], timeout: f
 
     assert isinstance(info, ConnectionInfo)
     codec = Codec.from_connection(info)
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     dealer = ctx.socket(zmq.DEALER)
     dealer.linger = 0
     if info.is_ipv6:

@@ -20,7 +20,7 @@ from kcf_spec import Channel, Codec, ConnectionInfo
 
 
 def _ping(info: ConnectionInfo, timeout_ms: int = 5000) -> bytes:
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     req = ctx.socket(zmq.REQ)
     req.linger = 0
     if ":" in info.ip and info.transport == "tcp":
@@ -29,7 +29,8 @@ def _ping(info: ConnectionInfo, timeout_ms: int = 5000) -> bytes:
         req.connect(info.connect_url(Channel.HB))
         req.send(b"ping")
         assert req.poll(timeout_ms), "no heartbeat echo"
-        return req.recv()
+        data: bytes = req.recv()
+        return data
     finally:
         req.close()
 

@@ -96,7 +96,7 @@ class TestHandshakeKernel:
     def test_kernel_half_times_out_without_ack(self, tmp_path: Path) -> None:
         """With a registration socket that never answers, the kernel half raises
         HandshakeTimeout naming the file, and closes its sockets."""
-        ctx = zmq.Context.instance()
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         silent = ctx.socket(zmq.ROUTER)
         silent.linger = 0
         port = silent.bind_to_random_port("tcp://127.0.0.1")
@@ -117,7 +117,7 @@ class TestHandshakeKernel:
 
         from kcf_spec import Codec
 
-        ctx = zmq.Context.instance()
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         router = ctx.socket(zmq.ROUTER)
         router.linger = 0
         port = router.bind_to_random_port("tcp://127.0.0.1")

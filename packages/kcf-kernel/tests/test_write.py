@@ -175,7 +175,7 @@ class TestWriteConnectionFile:
     @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(
         ports=st.lists(st.integers(1, 65535), min_size=5, max_size=5),
-        key=st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+        key=st.text(st.characters(exclude_categories=["Cs"]), max_size=40),
         ip=st.sampled_from(["127.0.0.1", "0.0.0.0", "::1", "localhost", "10.1.2.3"]),
         scheme=st.sampled_from(["hmac-sha256", "hmac-sha512", "hmac-md5"]),
         extras=st.dictionaries(
@@ -194,8 +194,12 @@ class TestWriteConnectionFile:
         extras: dict[str, object],
     ) -> None:
         """Any valid connection written is read back equal, with mode 0600."""
-        info = ConnectionInfo(
-            *ports, ip=ip, key=key.encode("utf-8"), signature_scheme=scheme, extras=extras
+        info = ConnectionInfo.from_ports(
+            dict(zip(Channel, ports, strict=True)),
+            ip=ip,
+            key=key.encode("utf-8"),
+            signature_scheme=scheme,
+            extras=extras,
         )
         path = kcf_kernel.write_connection_file(info, tmp_path / "k.json")
         assert ConnectionInfo.load(path) == info
