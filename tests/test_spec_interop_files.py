@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import zmq
-from jupyter_client.blocking import BlockingKernelClient
+from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 from jupyter_client.manager import KernelManager
 from kcf_spec import Channel, ConnectionInfo
@@ -41,7 +41,8 @@ class TestJupyterClientFiles:
         )
         info = _assert_lossless(Path(fname))
         assert info.key == b"0f1e2d3c-abcd"
-        assert info.ports == {c: cfg[c.port_key] for c in Channel}
+        written: dict[str, Any] = dict(cfg)
+        assert info.ports == {c: written[c.port_key] for c in Channel}
 
     def test_interop_write_connection_file_ipc_round_trips(self, tmp_path: Path) -> None:
         """An ipc file (path prefix, small suffixes) round-trips."""
@@ -92,7 +93,7 @@ class TestJupyterClientFiles:
         path.write_text(info.dumps())
         client = BlockingKernelClient()
         client.load_connection_file(str(path))
-        got = client.get_connection_info()
+        got: dict[str, Any] = dict(client.get_connection_info())
         assert {c: got[c.port_key] for c in Channel} == dict(info.ports)
         assert (got["ip"], got["transport"]) == (info.ip, info.transport)
         assert client.session.key == b"kcf-key"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,11 @@ class TestConstruct:
         info = ConnectionInfo.from_ports({c: 10 + i for i, c in enumerate(Channel)}, key=b"k")
         assert info.port(Channel.HB) == 14
         assert info.key == b"k"
+
+
+def test_from_dict_sets_every_field_like_the_constructor() -> None:
+    """The fast construction in ``from_dict`` equals building through ``__init__``."""
+    info = ConnectionInfo.from_dict(doc(curve_publickey=PUB, curve_secretkey=SEC, extra=1))
+    fields = {f.name: getattr(info, f.name) for f in dataclasses.fields(ConnectionInfo)}
+    assert ConnectionInfo(**fields) == info
+    assert dataclasses.replace(info) == info

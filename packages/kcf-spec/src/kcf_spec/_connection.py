@@ -21,8 +21,9 @@ Transport = Literal["tcp", "ipc"]
 #: and ipykernel assume: their ``Session`` default).
 DEFAULT_SIGNATURE_SCHEME = "hmac-sha256"
 
+_PORT_KEYS = tuple(c.port_key for c in Channel)
 _KNOWN = frozenset(
-    {c.port_key for c in Channel}
+    {*_PORT_KEYS}
     | {"ip", "transport", "key", "signature_scheme", "kernel_name"}
     | {"curve_publickey", "curve_secretkey"}
 )
@@ -82,10 +83,10 @@ class ConnectionInfo:
             raise ConnectionFileError(
                 "a key whose bytes are UTF-8 text", pointer="/key", value=self.key
             ) from None
-        for c in Channel:  # JSON Schema's integers include 1.0; the model holds ints
-            port = getattr(self, c.port_key)
+        for name in _PORT_KEYS:  # JSON Schema's integers include 1.0; the model holds ints
+            port = getattr(self, name)
             if isinstance(port, float) and port.is_integer():
-                object.__setattr__(self, c.port_key, int(port))
+                object.__setattr__(self, name, int(port))
         scheme = self.signature_scheme
         if scheme in SCHEME_ALIASES:
             # "HmacSHA256" (Kotlin) means hmac-sha256; hold the spelling every reader knows.
@@ -143,17 +144,21 @@ class ConnectionInfo:
             raise ConnectionFileError(
                 "a key that is valid Unicode text", path=path, pointer="/key", value=data["key"]
             ) from None
-        return cls(
-            **{c.port_key: int(data[c.port_key]) for c in Channel},
-            ip=data["ip"],
-            transport=data["transport"],
-            key=key,
-            signature_scheme=data.get("signature_scheme", DEFAULT_SIGNATURE_SCHEME),
-            kernel_name=data.get("kernel_name"),
-            curve_publickey=data.get("curve_publickey"),
-            curve_secretkey=data.get("curve_secretkey"),
-            extras=MappingProxyType(extras),
-        )
+        # The document is valid, so skip __post_init__'s re-validation (loading is hot).
+        scheme = data.get("signature_scheme", DEFAULT_SIGNATURE_SCHEME)
+        values: dict[str, Any] = {k: int(data[k]) for k in _PORT_KEYS}
+        values["ip"] = data["ip"]
+        values["transport"] = data["transport"]
+        values["key"] = key
+        values["signature_scheme"] = SCHEME_ALIASES.get(scheme, scheme)
+        values["kernel_name"] = data.get("kernel_name")
+        values["curve_publickey"] = data.get("curve_publickey")
+        values["curve_secretkey"] = data.get("curve_secretkey")
+        values["extras"] = MappingProxyType(extras)
+        obj = object.__new__(cls)
+        for name, value in values.items():
+            object.__setattr__(obj, name, value)
+        return obj
 
     @classmethod
     def loads(
@@ -258,7 +263,7 @@ class ConnectionInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document, in the field order jupyter_client writes, extras last."""
-        out: dict[str, Any] = {c.port_key: getattr(self, c.port_key) for c in Channel}
+        out: dict[str, Any] = {k: getattr(self, k) for k in _PORT_KEYS}
         out["ip"] = self.ip
         out["key"] = self.key.decode("utf-8")
         out["transport"] = self.transport
