@@ -58,7 +58,7 @@ def load_vectors() -> list[tuple[str, dict[str, Any]]]:
 
 
 def vector_problems(name: str, vector: dict[str, Any]) -> list[str]:
-    """Problems with the vector file itself (format described in schema/vectors/README.md)."""
+    """Problems with the vector file itself (format described in schema/README.md)."""
     problems = []
     allowed = {"note", "schema", "valid", "expected_pointer", "document"}
     if set(vector) - allowed:
