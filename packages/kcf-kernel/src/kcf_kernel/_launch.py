@@ -453,13 +453,13 @@ def _wait_for_ports(proc: KernelProcess, sent: ConnectionInfo, timeout: float) -
     deadline = time.monotonic() + timeout
     delay = 0.002
     while True:
+        code = proc.popen.poll()  # before reading: a kernel that wrote, then exited, counts
         try:
             info = ConnectionInfo.load(proc.connection_file, profile="connect")
         except Exception:  # noqa: BLE001 - not rewritten yet, or caught mid-rewrite
             info = None
         if info is not None and info.key == sent.key:
             return info
-        code = proc.popen.poll()
         if code is not None:
             raise LaunchError(
                 proc.argv,
