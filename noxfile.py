@@ -49,10 +49,18 @@ def _install_workspace(session: nox.Session, *extra: str) -> None:
     session.install(*[a for p in PACKAGES for a in ("-e", p)], *extra)
 
 
+def _npm_ci(session: nox.Session) -> None:
+    if not (ROOT / "schema/conformance/node_modules/ajv").is_dir():
+        args = ["ci", "--prefix", "schema/conformance", "--no-audit", "--no-fund"]
+        session.run("npm", *args, external=True)
+
+
 @nox.session(python=TEST_PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest arguments after ``--``)."""
     _install_workspace(session, *TEST_DEPS)
+    if shutil.which("npm"):  # ajv, for the three-engine schema test
+        _npm_ci(session)
     session.run("pytest", *session.posargs)
 
 
