@@ -52,9 +52,9 @@ def _ours_write() -> None:
     kcf_kernel.write_connection_file(_INFO, _TMP / "ours.json")
 
 
-def _theirs_write() -> None:
+def _theirs_write_to(fname: str) -> None:
     jc_write_connection_file(
-        str(_TMP / "theirs.json"),
+        fname,
         shell_port=50001,
         iopub_port=50002,
         stdin_port=50003,
@@ -64,6 +64,30 @@ def _theirs_write() -> None:
         key=KEY,
         kernel_name="python3",
     )
+
+
+def _theirs_write() -> None:
+    _theirs_write_to(str(_TMP / "theirs.json"))
+
+
+_COUNTER = iter(range(10**9))
+
+
+def _ours_write_new() -> None:
+    kcf_kernel.write_connection_file(_INFO, _TMP / "new" / f"kernel-o{next(_COUNTER)}.json")
+
+
+def _theirs_write_new() -> None:
+    _theirs_write_to(str(_TMP / "new" / f"kernel-t{next(_COUNTER)}.json"))
+
+
+def _new_dir() -> None:
+    (_TMP / "new").mkdir(exist_ok=True)
+
+
+def _clear_new_dir() -> None:
+    for p in (_TMP / "new").iterdir():
+        p.unlink()
 
 
 # -- concurrent launches -------------------------------------------------------------------
@@ -247,10 +271,19 @@ def _env() -> None:
 
 CASES = [
     Case(
-        "write_connection_file (given ports) vs jupyter_client.write_connection_file",
+        "write_connection_file, new file (given ports) vs jupyter_client",
+        ours=_ours_write_new,
+        theirs=_theirs_write_new,
+        setup=_new_dir,
+        teardown=_clear_new_dir,
+        number=500,
+        target="no slower",
+    ),
+    Case(
+        "write_connection_file, rewrite same path (given ports) vs jupyter_client",
         ours=_ours_write,
         theirs=_theirs_write,
-        target="no slower",
+        target="no slower (ours is atomic, theirs deletes then writes)",
     ),
     Case(
         f"concurrent launches, strategy 3 reserve ({N}x{ROUNDS}) vs jupyter_client port choice",

@@ -154,3 +154,29 @@ class TestJupyterClientFilesInKcf:
             }
             assert not ks.owns_file
         assert os.path.exists(fname)
+
+
+def test_ipykernel_over_ipc_from_our_launcher(
+    monkeypatch: pytest.MonkeyPatch, launched: list[kcf_kernel.KernelProcess]
+) -> None:
+    """ipykernel launched over ipc (absolute socket paths) answers jupyter_client; the socket
+    files are removed afterwards."""
+    import shutil
+    import tempfile
+
+    short = Path(tempfile.mkdtemp(prefix="kcf-", dir="/tmp"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(short))
+    try:
+        kp = kcf_kernel.launch_kernel(
+            kcf_kernel.ipykernel_argv(),
+            transport="ipc",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        launched.append(kp)
+        assert os.path.isabs(kp.info.ip)
+        assert _kernel_info(kp.connection_file)["status"] == "ok"
+        kp.close()
+        assert [p.name for p in short.iterdir()] == []
+    finally:
+        shutil.rmtree(short, ignore_errors=True)

@@ -120,12 +120,7 @@ def write_private_file(path: StrPath, data: bytes, *, durable: bool = False) -> 
                 os.fsync(fd)
         finally:
             os.close(fd)
-        try:
-            if stat.S_ISDIR(os.stat(target).st_mode):
-                raise WriteError(target, "it is a directory", errno.EISDIR)
-        except FileNotFoundError:
-            pass
-        os.replace(tmp, target)
+        os.replace(tmp, target)  # onto a directory: EISDIR, mapped below
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
