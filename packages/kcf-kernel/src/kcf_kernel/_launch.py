@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
-from kcf_spec import Channel, ConnectionInfo
+from kcf_spec import Channel, ConnectionInfo, KcfError
 
 from ._bind import _NOT_A_PATH
 from ._errors import KernelWaitTimeout, LaunchError, LaunchTimeout
@@ -448,17 +449,37 @@ def launch_kernel(
     return proc
 
 
+def _rewritten(path: Path, sent: ConnectionInfo) -> ConnectionInfo | None:
+    """The file's connection once the kernel has written real ports with our key, else None.
+
+    Cheap on purpose (polled): a document still holding port 0 is recognised without asking
+    the schema to explain why it is not a connect document.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (OSError, ValueError):  # not there, or caught mid-rewrite by a non-atomic writer
+        return None
+    if not isinstance(data, dict) or data.get("key") != sent.key.decode("utf-8"):
+        return None
+    for channel in Channel:
+        port = data.get(channel.port_key)
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            return None
+    try:
+        return ConnectionInfo.from_dict(data, profile="connect", path=path)
+    except KcfError:
+        return None
+
+
 def _wait_for_ports(proc: KernelProcess, sent: ConnectionInfo, timeout: float) -> ConnectionInfo:
     """Poll the connection file until the kernel has rewritten it with real ports."""
     deadline = time.monotonic() + timeout
     delay = 0.002
     while True:
         code = proc.popen.poll()  # before reading: a kernel that wrote, then exited, counts
-        try:
-            info = ConnectionInfo.load(proc.connection_file, profile="connect")
-        except Exception:  # noqa: BLE001 - not rewritten yet, or caught mid-rewrite
-            info = None
-        if info is not None and info.key == sent.key:
+        info = _rewritten(proc.connection_file, sent)
+        if info is not None:
             return info
         if code is not None:
             raise LaunchError(
