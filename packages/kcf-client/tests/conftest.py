@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import zmq
 
-from kcf_spec import Channel, Codec, ConnectionInfo
+from kcf_spec import Channel, Codec, ConnectionInfo, WireError
 
 
 @pytest.fixture
@@ -67,8 +67,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def dead_info(**kw: Any) -> ConnectionInfo:
-    """A connection info whose five ports nobody listens on."""
-    ports = {c: free_port(kw.get("ip", "127.0.0.1")) for c in Channel}
+    """A connection info whose five ports nobody listens on (five distinct ports)."""
+    host = kw.get("ip", "127.0.0.1")
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    held = [socket.socket(fam, socket.SOCK_STREAM) for _ in Channel]
+    try:
+        for s in held:
+            s.bind((host, 0))
+        ports = {c: int(s.getsockname()[1]) for c, s in zip(Channel, held, strict=True)}
+    finally:
+        for s in held:
+            s.close()
     return ConnectionInfo.from_ports(ports, key=secrets.token_hex(16).encode(), **kw)
 
 
@@ -91,6 +100,20 @@ class TinyKernel:
         self.codec = Codec.from_connection(info)
         self.ctx = zmq.Context()
         self.socks: dict[Channel, zmq.Socket[bytes]] = {}
+        try:
+            self._bind()
+        except BaseException:
+            for s in self.socks.values():
+                s.close(0)
+            self.ctx.term()
+            raise
+        self.requests: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _bind(self) -> None:
+        info = self.info
         kinds = {Channel.SHELL: zmq.ROUTER, Channel.CONTROL: zmq.ROUTER,
                  Channel.STDIN: zmq.ROUTER, Channel.IOPUB: zmq.PUB, Channel.HB: zmq.REP}
         for ch, kind in kinds.items():
@@ -102,12 +125,8 @@ class TinyKernel:
                 s.curve_server = True
                 s.curve_secretkey = info.curve_secretkey.encode()
                 s.curve_publickey = (info.curve_publickey or "").encode()
-            s.bind(info.url(ch))
             self.socks[ch] = s
-        self.requests: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+            s.bind(info.url(ch))
 
     def _serve(self) -> None:
         poller = zmq.Poller()
@@ -121,7 +140,10 @@ class TinyKernel:
                 if ch is Channel.HB:
                     s.send_multipart(frames)
                     continue
-                msg = self.codec.parse(frames)
+                try:
+                    msg = self.codec.parse(frames)
+                except WireError:
+                    continue
                 self.requests.append(msg.msg_type)
                 rtype = msg.msg_type.replace("_request", "_reply")
                 content: dict[str, Any] = {"status": "ok"}
