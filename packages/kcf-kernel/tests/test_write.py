@@ -172,7 +172,11 @@ class TestWriteConnectionFile:
                 p.rmdir() if p.is_dir() else p.unlink()
             top.rmdir()
 
-    @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
     @given(
         ports=st.lists(st.integers(1, 65535), min_size=5, max_size=5),
         key=st.text(st.characters(exclude_categories=["Cs"]), max_size=40),
