@@ -340,8 +340,12 @@ def _launch(args: argparse.Namespace) -> Any:
         launch = kcf_kernel.launch_kernel
     except (ImportError, AttributeError) as exc:
         raise _Unavailable(f"kcf_kernel cannot launch kernels here: {exc}") from exc
+    import subprocess
+
     argv, name = _kernel_argv(args)
-    return launch(argv, kernel_name=name)
+    # The kernel's own chatter (ipykernel's banner notes) must not mix with our output.
+    quiet = subprocess.DEVNULL if not getattr(args, "kernel_output", False) else None
+    return launch(argv, kernel_name=name, stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet)
 
 
 def _cmd_start(args: argparse.Namespace, out: _Out) -> int:
@@ -521,6 +525,8 @@ def _parser() -> _Parser:
                         help="auto: ipykernel when installed, else the example kernel")
         sp.add_argument("--timeout", type=float, default=30.0,
                         help="seconds to wait for the kernel (default 30)")
+        sp.add_argument("--kernel-output", action="store_true",
+                        help="let the kernel's own stdout/stderr through")
 
     sp = add("start", _cmd_start, "start a kernel and keep it running until Ctrl-C")
     kernel_opts(sp)

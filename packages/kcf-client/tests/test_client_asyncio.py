@@ -1,0 +1,93 @@
+"""kcf_client.asyncio: the same names, awaited, against a real ipykernel."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kcf_client import KernelTimeout
+from kcf_client.asyncio import KernelConnection, connect
+from kcf_spec import Channel
+
+pytestmark = pytest.mark.interop
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+class TestAsyncKernelConnection:
+    def test_async_talks_to_ipykernel(self, ipykernel_file: Path) -> None:
+        """wait_until_ready, kernel_info, ping, execute work with asyncio."""
+
+        async def go() -> Any:
+            async with connect(ipykernel_file) as kc:
+                await kc.wait_until_ready(30)
+                info = await kc.kernel_info()
+                rtt = await kc.ping(2.0)
+                r = await kc.execute("import sys; print('o'); print('e', file=sys.stderr); 2+3")
+                return info, rtt, r
+
+        info, rtt, r = run(go())
+        assert info["implementation"] == "ipython" and rtt > 0
+        assert (r.stdout, r.stderr, r.text) == ("o\n", "e\n", "5")
+
+    def test_async_concurrent_executes_get_their_own_output(self, ipykernel_file: Path) -> None:
+        """Two executes awaited together each collect only their own output."""
+
+        async def go() -> Any:
+            async with connect(ipykernel_file) as kc:
+                return await asyncio.gather(kc.execute("print('first')"),
+                                            kc.execute("print('second')"))
+
+        a, b = run(go())
+        assert (a.stdout, b.stdout) == ("first\n", "second\n")
+
+    def test_async_timeout_names_channel(self, tmp_path: Path, h: Any) -> None:
+        """No kernel: KernelTimeout naming the file and the shell channel."""
+        f = h.write(tmp_path / "kernel-none.json", h.dead_info())
+
+        async def go() -> None:
+            async with connect(f) as kc:
+                await kc.wait_until_ready(0.3)
+
+        with pytest.raises(KernelTimeout) as err:
+            run(go())
+        assert err.value.channel is Channel.SHELL and str(f) in str(err.value)
+
+    def test_async_shutdown_stops_kernel(self, tmp_path: Path, h: Any) -> None:
+        """shutdown over control ends an ipykernel started by kcf's caller."""
+        km = h.start_ipykernel(tmp_path / "kernel-abye.json")
+        try:
+
+            async def go() -> Any:
+                async with connect(km.connection_file) as kc:
+                    await kc.wait_until_ready(60)
+                    return await kc.shutdown()
+
+            assert run(go())["status"] == "ok"
+            assert km.provisioner.process.wait(timeout=30) is not None
+        finally:
+            h.stop_ipykernel(km)
+
+    def test_async_connect_close_loop(self, ipykernel_file: Path) -> None:
+        """100 async connect/ping/close cycles raise nothing."""
+
+        async def go() -> None:
+            for _ in range(100):
+                async with connect(ipykernel_file) as kc:
+                    await kc.is_alive(0.5)
+
+        run(go())
+
+    def test_async_same_names_as_blocking(self) -> None:
+        """The asyncio class offers every public method of the blocking one."""
+        import kcf_client
+
+        def names(cls: type) -> set[str]:
+            return {n for n in dir(cls) if not n.startswith("_")}
+
+        assert names(kcf_client.KernelConnection) - {"socket"} <= names(KernelConnection)
