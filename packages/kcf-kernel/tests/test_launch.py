@@ -189,6 +189,32 @@ class TestSignals:
         kp.close()
 
 
+def test_close_kills_orphans_left_in_the_group(runtime: Path) -> None:
+    """A kernel that exits leaving a child behind: close() kills that child too."""
+    import os
+
+    script = (
+        "import subprocess, sys\n"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(c.pid, flush=True)\n"
+    )
+    kp = kcf_kernel.launch_kernel(
+        [sys.executable, "-c", script, "{connection_file}"], stdout=subprocess.PIPE
+    )
+    assert kp.popen.stdout is not None
+    child = int(kp.popen.stdout.readline())
+    kp.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
 def test_launch_wait_bound_releases_reservation(runtime: Path) -> None:
     """Once the kernel listens on every port, the reservation is released."""
     with kcf_kernel.launch_kernel(kcf_kernel.example_kernel_argv()) as kp:

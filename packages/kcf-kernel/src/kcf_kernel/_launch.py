@@ -228,20 +228,46 @@ class KernelProcess:
         if self._owns_ipc and self.info.transport == "ipc":
             remove_ipc_sockets(self.info)
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the kernel if it runs (SIGTERM, then SIGKILL after ``timeout``), then
-        :meth:`cleanup`."""
-        if self.popen.poll() is None:
-            self.terminate()
+    def _exited_unreaped(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the process to exit, without reaping it (POSIX).
+
+        While it is an unreaped zombie its pid, and so its process group id, cannot be given
+        to another process: signalling the group is then safe.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
             try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                self.popen.wait()
-        else:
-            self.popen.wait()
-        # The group may hold children of the kernel that outlive it.
-        self.signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
+                res = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:  # already reaped
+                return True
+            if res is not None:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the kernel if it runs (SIGTERM, then SIGKILL to its group after ``timeout``),
+        kill what is left of its process group, reap it, then :meth:`cleanup`."""
+        if self.popen.returncode is None:
+            if hasattr(os, "waitid") and hasattr(os, "killpg"):
+                if not self._exited_unreaped(0):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(self.pid, signal.SIGTERM)
+                    if not self._exited_unreaped(timeout):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.killpg(self.pid, signal.SIGKILL)
+                        self._exited_unreaped(30)
+                # The kernel is an unreaped zombie: its group id is still its own.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+            else:  # pragma: no cover - Windows
+                self.terminate()
+                try:
+                    self.popen.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.kill()
+        self.popen.wait()
         for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
             if stream is not None:
                 stream.close()
