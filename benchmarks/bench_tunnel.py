@@ -324,7 +324,8 @@ class _JcOpenSSH:
         self.lports: list[int] = []
         if n == 5:
             info = _info(rport).to_dict() | {"key": ""}
-            self.lports = list(tunnel_to_kernel(info, "kcf-plain", _jc_keyfile())  # type: ignore[arg-type])
+            lports = tunnel_to_kernel(info, "kcf-plain", _jc_keyfile())  # type: ignore[arg-type]
+            self.lports = list(lports)
         else:
             self.lports = tunnel.select_random_ports(1)
             self._open(self.lports[0], rport)
