@@ -104,8 +104,29 @@ def _reach(path: Path, ssh: str | None, args: argparse.Namespace) -> Iterator[Co
         yield info
         return
     open_tunnel = _tunnel_api()
-    with open_tunnel(info, ssh, backend=args.ssh_backend, accept_new=args.accept_new) as t:
+    with open_tunnel(info, ssh, connection_file=path, **_tunnel_options(args)) as t:
         yield t.local
+
+
+def _tunnel_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``open_tunnel`` options from the command line; secrets are asked on the terminal."""
+    import getpass
+
+    def ask(prompt: str) -> str | None:
+        try:
+            return getpass.getpass(prompt)
+        except (EOFError, KeyboardInterrupt):
+            return None
+
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    return {
+        "backend": args.ssh_backend,
+        "accept_new": args.accept_new,
+        "ssh_config": args.ssh_config,
+        "identity_file": args.ssh_identity,
+        "password_callback": ask if interactive else None,
+        "passphrase_callback": ask if interactive else None,
+    }
 
 
 def _tunnel_api() -> Any:
@@ -419,21 +440,21 @@ def _cmd_tunnel(args: argparse.Namespace, out: _Out) -> int:
     open_tunnel = _tunnel_api()
     path = _find(args.file)
     info = ConnectionInfo.load(path)
-    with open_tunnel(info, args.server, backend=args.ssh_backend,
-                     accept_new=args.accept_new) as t:
+    with open_tunnel(info, args.server, connection_file=path, **_tunnel_options(args)) as t:
         local = t.write_connection_file(args.output)
         out.emit({"path": str(local), "remote": str(path), "server": args.server},
                  f"{local}\ntunnel to {args.server} open; Ctrl-C to close it")
         sys.stdout.flush()
         try:
             with _TermAsInterrupt():
-                while t.is_alive():
-                    time.sleep(0.5)
+                while not t.wait(0.5):
+                    pass
         except KeyboardInterrupt:
             return OK
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(local)
+        t.check()  # died: TunnelDied says how (ssh's last words for OpenSSH)
     print("kcf: error: the tunnel closed", file=sys.stderr)
     return ERROR
 
@@ -473,6 +494,13 @@ def _parser() -> _Parser:
                         help="how to run the tunnel (default: auto)")
         sp.add_argument("--accept-new", action="store_true",
                         help="accept and remember an unknown host key")
+        tunnel_files(sp)
+
+    def tunnel_files(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--ssh-config", metavar="FILE", default=None,
+                        help="ssh configuration file (default ~/.ssh/config)")
+        sp.add_argument("--ssh-identity", metavar="FILE", default=None,
+                        help="private key to try first")
 
     def dirs(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--dir", action="append", metavar="DIR",
@@ -511,7 +539,7 @@ def _parser() -> _Parser:
     sp.add_argument("file", metavar="FILE", nargs="?", default=None,
                     help="default: the newest kernel-*.json")
     sp.add_argument("--qt", action="store_true", help="use qtconsole")
-    sp.add_argument("extra", nargs=argparse.REMAINDER, help="arguments for the console")
+    sp.add_argument("extra", nargs="*", metavar="-- ARGS", help="arguments for the console")
     ssh_opts(sp)
 
     sp = add("prune", _cmd_prune, "remove the connection files of provably dead kernels")
@@ -546,6 +574,7 @@ def _parser() -> _Parser:
     sp.add_argument("--ssh-backend", default="auto", choices=["auto", "openssh", "paramiko"])
     sp.add_argument("--accept-new", action="store_true",
                     help="accept and remember an unknown host key")
+    tunnel_files(sp)
     return p
 
 

@@ -140,6 +140,10 @@ class ProgramNotFound(KcfError, FileNotFoundError):
         super().__init__(f"program not found: {program}{tail}")
         self.filename = program
 
+    def __str__(self) -> str:
+        # OSError would render "[Errno None] None: ..." once ``filename`` is set.
+        return str(self.args[0])
+
 
 class NotInKernel(KcfError, RuntimeError):
     """A compatibility helper needs the current kernel but is not running inside one.
