@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import kcf_spec
 import pytest
 from kcf_spec import ConnectionFileError, ConnectionInfo
 
@@ -93,3 +94,12 @@ def test_connection_file_error_is_a_value_error() -> None:
     """Callers that catch ValueError keep working."""
     with pytest.raises(ValueError):  # noqa: PT011 - the builtin is the point
         ConnectionInfo.from_dict([])
+
+
+def test_connection_file_not_found_message_names_pattern_and_dirs() -> None:
+    """The not-found error reads as one sentence naming the pattern and every directory."""
+    err = kcf_spec.ConnectionFileNotFound("kernel-x*", ("/a", "/b"))
+    assert str(err) == "no connection file matches 'kernel-x*'; searched: /a, /b"
+    assert isinstance(err, FileNotFoundError)
+    assert err.errno == 2
+    assert err.filename == "kernel-x*"

@@ -7,6 +7,7 @@ working (``except FileNotFoundError`` still catches a missing connection file).
 
 from __future__ import annotations
 
+import errno
 import os
 
 __all__ = [
@@ -99,7 +100,12 @@ class ConnectionFileNotFound(KcfError, FileNotFoundError):
         where = ", ".join(searched) if searched else "(no directory searched)"
         super().__init__(f"no connection file matches {pattern!r}; searched: {where}")
         # FileNotFoundError's attributes, for callers that read them.
+        self.errno = errno.ENOENT
         self.filename = pattern
+
+    def __str__(self) -> str:
+        # OSError renders "[Errno 2] ..." once errno/filename are set; keep our sentence.
+        return str(self.args[0])
 
 
 class WireError(KcfError, ValueError):
