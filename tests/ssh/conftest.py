@@ -6,6 +6,8 @@ log; the client's keys (plain and passphrase-protected), ``known_hosts`` and an
 
 - ``kcf-plain``: root, key auth.
 - ``kcf-jump``: the same server reached through itself with ``ProxyJump kcf-plain``.
+- ``kcf-jump2``: a two-hop chain, ``ProxyJump kcf-plain,USER@localhost:PORT`` (another
+  name for the last hop: OpenSSH refuses a last hop equal to the target).
 - ``kcf-proxycmd``: likewise with ``ProxyCommand ssh -F CFG -W %h:%p kcf-plain``.
 - ``kcf-pw``: the password user (``kcftunnel``), password auth only.
 - ``kcf-enc``: the password user, key auth with the encrypted key only.
@@ -121,7 +123,8 @@ class SSHServer:
 
     @property
     def host_key_lines(self) -> str:
-        names = [f"[127.0.0.1]:{self.port}"] + ([f"[::1]:{self.port}"] if self.ipv6 else [])
+        names = [f"[127.0.0.1]:{self.port}", f"[localhost]:{self.port}"]
+        names += [f"[::1]:{self.port}"] if self.ipv6 else []
         return "".join(f"{n} {self.host_pub}\n" for n in names)
 
     def session_pids(self) -> list[int]:
@@ -265,6 +268,7 @@ def start_sshd(
     cfg.write_text(
         f"Host kcf-plain\n{common}  User {user}\n"
         f"Host kcf-jump\n{common}  User {user}\n  ProxyJump kcf-plain\n"
+        f"Host kcf-jump2\n{common}  User {user}\n  ProxyJump kcf-plain,{user}@localhost:{port}\n"
         f"Host kcf-proxycmd\n{common}  User {user}\n"
         f"  ProxyCommand {shutil.which('ssh')} -F {cfg} -o BatchMode=yes -W %h:%p kcf-plain\n"
         f"Host kcf-pw\n{common}  User {PW_USER}\n  PubkeyAuthentication no\n"

@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 from kcf_client.tunnel import (
     AuthenticationFailed,
+    ConnectTimeout,
     ForwardRefused,
     HostKeyMismatch,
     HostKeyUnknown,
+    HostUnreachable,
     Tunnel,
     TunnelDied,
     open_tunnel,
@@ -246,7 +248,7 @@ class TestTunnelHostKeys:
 
 
 class TestTunnelRoutes:
-    @pytest.mark.parametrize("alias", ["kcf-jump", "kcf-proxycmd"])
+    @pytest.mark.parametrize("alias", ["kcf-jump", "kcf-jump2", "kcf-proxycmd"])
     def test_tunnel_through_jump_or_proxy_command(
         self, sshd: Any, sink: Any, backend: str, alias: str
     ) -> None:
@@ -272,6 +274,41 @@ class TestTunnelRoutes:
             ) as tunnel:
                 ours, theirs = _send_through(tunnel.local.port(Channel.HB), 1 * MiB)
             assert theirs == ours, spec
+
+    def test_tunnel_bind_all_kernel_reached_on_server_loopback(
+        self, sshd: Any, sink: Any, backend: str
+    ) -> None:
+        """A kernel file saying 0.0.0.0 or * is reached through the server's 127.0.0.1."""
+        for ip in ("0.0.0.0", "*"):
+            with _open(sshd, _info_for(sink.port, ip=ip), backend, check=False) as tunnel:
+                ours, theirs = _send_through(tunnel.local.port(Channel.STDIN), MiB)
+            assert theirs == ours, ip
+
+    def test_tunnel_closed_ssh_port_is_unreachable(
+        self, sshd: Any, sink: Any, backend: str
+    ) -> None:
+        """Nothing listening at the SSH address: HostUnreachable."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        with pytest.raises(HostUnreachable):
+            _open(sshd, _info_for(sink.port), backend, server=f"root@127.0.0.1:{dead}", check=False)
+
+    def test_tunnel_silent_server_times_out(self, sshd: Any, sink: Any, backend: str) -> None:
+        """A server that accepts but never speaks SSH: ConnectTimeout within the timeout."""
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(4)
+            port = silent.getsockname()[1]
+            with pytest.raises(ConnectTimeout):
+                _open(
+                    sshd,
+                    _info_for(sink.port),
+                    backend,
+                    server=f"root@127.0.0.1:{port}",
+                    timeout=2,
+                    check=False,
+                )
 
     def test_tunnel_kernel_on_ipv6_loopback(self, sshd: Any, sink: Any, backend: str) -> None:
         """A kernel address written as an IPv6 literal is forwarded to that address."""
@@ -379,6 +416,58 @@ class TestTunnelAuth:
         assert "passphrase" in answers.prompts[0].lower()
         with pytest.raises(AuthenticationFailed):
             _open(sshd, _info_for(sink.port), backend, server="kcf-enc", check=False)
+
+
+class TestTunnelAgent:
+    def test_tunnel_agent_key_used(
+        self, sshd: Any, sink: Any, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A key held only by ssh-agent (no key file configured) authenticates."""
+        sock = tmp_path / "agent.sock"
+        agent = subprocess.Popen(
+            ["ssh-agent", "-D", "-a", str(sock)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while not sock.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
+            subprocess.run(
+                ["ssh-add", "-q", str(sshd.client_key)], env=env, check=True, capture_output=True
+            )
+            monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+            monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh keys of our own
+            cfg = tmp_path / "ssh_config"
+            cfg.write_text(
+                f"Host *\n  UserKnownHostsFile {sshd.known_hosts}\n"
+                "  IdentityFile /nonexistent/key\n"
+            )
+            user = os.environ.get("USER") or __import__("getpass").getuser()
+            with _open(
+                sshd,
+                _info_for(sink.port),
+                backend,
+                ssh_config=cfg,
+                server=f"{user}@127.0.0.1:{sshd.port}",
+                check=False,
+            ) as tunnel:
+                ours, theirs = _send_through(tunnel.local.port(Channel.SHELL), MiB)
+            assert theirs == ours
+            monkeypatch.delenv("SSH_AUTH_SOCK")
+            with pytest.raises(AuthenticationFailed):
+                _open(
+                    sshd,
+                    _info_for(sink.port),
+                    backend,
+                    ssh_config=cfg,
+                    server=f"{user}@127.0.0.1:{sshd.port}",
+                    check=False,
+                )
+        finally:
+            agent.terminate()
+            agent.wait(5)
 
 
 def _require_password(sshd: Any) -> None:

@@ -65,7 +65,7 @@ def open_paramiko(
     deadline = time.monotonic() + options.timeout
     stack: list[Any] = []  # transports and proxy sockets, innermost last
     try:
-        with _mapped(options):
+        with _mapped(options, deadline):
             transport = _connect(options.spec, options, deadline, stack, set())
         tunnel = ParamikoTunnel(info, transport, stack, options, connection_file)
     except BaseException:
@@ -257,42 +257,36 @@ def _load_key(path: Path, callback: Callable[[str], str | None] | None) -> Any:
 
 
 @contextlib.contextmanager
-def _mapped(options: TunnelOptions) -> Iterator[None]:
+def _mapped(options: TunnelOptions, deadline: float | None = None) -> Iterator[None]:
     """The one place paramiko's and the socket layer's errors become ours."""
-    server = options.server
     try:
         yield
     except TunnelError:
         raise
-    except paramiko.AuthenticationException as exc:
-        raise AuthenticationFailed(
-            f"authentication failed: {exc}", server=server, backend="paramiko"
-        ) from exc
-    except paramiko.ChannelException as exc:
-        raise HostUnreachable(
-            f"a jump host could not connect onwards: {exc.text} (code {exc.code})",
-            server=server,
-            backend="paramiko",
-        ) from exc
-    except TimeoutError as exc:
-        raise ConnectTimeout(
-            f"no SSH connection within {options.timeout:g} s", server=server, backend="paramiko"
-        ) from exc
-    except ConnectionRefusedError as exc:
-        raise HostUnreachable(
-            f"connection refused: {exc}", server=server, backend="paramiko"
-        ) from exc
     except (paramiko.SSHException, EOFError, OSError) as exc:
-        text = str(exc)
-        if "timeout" in text.lower() or "timed out" in text.lower():
-            raise ConnectTimeout(
-                f"{text} (timeout {options.timeout:g} s)", server=server, backend="paramiko"
-            ) from exc
-        raise HostUnreachable(
-            f"SSH connection failed: {text or type(exc).__name__}",
-            server=server,
-            backend="paramiko",
-        ) from exc
+        raise _translate(exc, options, deadline) from exc
+
+
+def _translate(exc: BaseException, options: TunnelOptions, deadline: float | None) -> TunnelError:
+    """Our error for a paramiko / socket failure while opening.
+
+    A failure once ``deadline`` has passed is a timeout, whatever paramiko calls it (a
+    silent server shows up as "Error reading SSH protocol banner" or "No existing session").
+    """
+    kw = {"server": options.server, "backend": "paramiko"}
+    text = str(exc) or type(exc).__name__
+    late = deadline is not None and time.monotonic() >= deadline - 0.05
+    if isinstance(exc, paramiko.AuthenticationException) and not late:
+        return AuthenticationFailed(f"authentication failed: {text}", **kw)
+    if isinstance(exc, paramiko.ChannelException) and not late:
+        return HostUnreachable(
+            f"a jump host could not connect onwards: {exc.text} (code {exc.code})", **kw
+        )
+    if late or isinstance(exc, TimeoutError) or "timed out" in text or "timeout" in text:
+        return ConnectTimeout(f"no SSH connection within {options.timeout:g} s ({text})", **kw)
+    if isinstance(exc, ConnectionRefusedError):
+        return HostUnreachable(f"connection refused: {text}", **kw)
+    return HostUnreachable(f"SSH connection failed: {text}", **kw)
 
 
 def _left(deadline: float) -> float:
