@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import zmq
-
 from kcf_spec import Channel, Codec, ConnectionInfo, WireError
 
 
@@ -114,8 +113,13 @@ class TinyKernel:
 
     def _bind(self) -> None:
         info = self.info
-        kinds = {Channel.SHELL: zmq.ROUTER, Channel.CONTROL: zmq.ROUTER,
-                 Channel.STDIN: zmq.ROUTER, Channel.IOPUB: zmq.PUB, Channel.HB: zmq.REP}
+        kinds = {
+            Channel.SHELL: zmq.ROUTER,
+            Channel.CONTROL: zmq.ROUTER,
+            Channel.STDIN: zmq.ROUTER,
+            Channel.IOPUB: zmq.PUB,
+            Channel.HB: zmq.REP,
+        }
         for ch, kind in kinds.items():
             s = self.ctx.socket(kind)
             s.linger = 0

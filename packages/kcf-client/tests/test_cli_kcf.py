@@ -11,27 +11,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kcf_client._cli import main
 
 pytestmark = pytest.mark.interop
 
 
 def kcf(*args: str, env: dict[str, str] | None = None, timeout: float = 90) -> Any:
-    return subprocess.run([sys.executable, "-m", "kcf_client", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "kcf_client", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 class TestCliInProcess:
-    def test_cli_list_json_live_and_bad(self, runtime_dir: Path, ipykernel_file: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_list_json_live_and_bad(
+        self, runtime_dir: Path, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """list --json shows the live kernel and the bad file with a reason."""
         shutil.copy(ipykernel_file, runtime_dir / "kernel-live.json")
         (runtime_dir / "kernel-bad.json").write_text("garbage")
         assert main(["list", "--json"]) == 0
         doc = {Path(e["path"]).name: e for e in json.loads(capsys.readouterr().out)}
         assert doc["kernel-live.json"]["state"] == "alive"
-        assert doc["kernel-bad.json"]["state"] == "invalid" and doc["kernel-bad.json"]["reason"]
+        assert doc["kernel-bad.json"]["state"] == "invalid"
+        assert doc["kernel-bad.json"]["reason"]
 
     def test_cli_validate_invalid_exit_1_with_pointer(
         self, tmp_path: Path, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
@@ -44,30 +50,37 @@ class TestCliInProcess:
         assert main(["validate", str(ipykernel_file), str(bad), "--json"]) == 1
         good, wrong = json.loads(capsys.readouterr().out)
         assert good["valid"] is True
-        assert wrong["valid"] is False and wrong["pointer"] == "/shell_port"
+        assert wrong["valid"] is False
+        assert wrong["pointer"] == "/shell_port"
 
-    def test_cli_exec_prints_result(self, ipykernel_file: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_exec_prints_result(
+        self, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """exec runs code and prints stdout then the result."""
         assert main(["exec", str(ipykernel_file), "print('hi'); 40+2"]) == 0
         assert capsys.readouterr().out == "hi\n42\n"
 
-    def test_cli_exec_error_exit_1(self, ipykernel_file: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_exec_error_exit_1(
+        self, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Code that raises exits 1 and prints the exception on stderr."""
         assert main(["exec", str(ipykernel_file), "1/0"]) == 1
         assert "ZeroDivisionError" in capsys.readouterr().err
 
-    def test_cli_ping_dead_exit_4(self, tmp_path: Path, h: Any,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_ping_dead_exit_4(
+        self, tmp_path: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """ping of a silent kernel exits 4 with one error line naming the file."""
         f = h.write(tmp_path / "kernel-dead.json", h.dead_info())
         assert main(["ping", str(f), "--timeout", "0.2"]) == 4
         err = capsys.readouterr().err
-        assert err.startswith("kcf: error: ") and err.count("\n") == 1 and str(f) in err
+        assert err.startswith("kcf: error: ")
+        assert err.count("\n") == 1
+        assert str(f) in err
 
-    def test_cli_not_found_exit_3(self, runtime_dir: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_not_found_exit_3(
+        self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A FILE that matches nothing exits 3 and names the directories searched."""
         assert main(["info", "no-such-kernel"]) == 3
         assert str(runtime_dir) in capsys.readouterr().err
@@ -77,29 +90,37 @@ class TestCliInProcess:
         assert main(["ping"]) == 2
         assert capsys.readouterr().err.startswith("kcf: error: ")
 
-    def test_cli_info_hides_key(self, ipykernel_file: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_info_hides_key(
+        self, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """info shows the file's data without the key."""
         key = json.loads(ipykernel_file.read_text())["key"]
         assert main(["info", str(ipykernel_file), "--json"]) == 0
         out = capsys.readouterr().out
-        assert key not in out and json.loads(out)["connection"]["key"] == "<hidden>"
+        assert key not in out
+        assert json.loads(out)["connection"]["key"] == "<hidden>"
 
-    def test_cli_prune_dry_run(self, runtime_dir: Path, h: Any,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_prune_dry_run(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """prune --dry-run names the dead file and keeps it."""
         f = h.write(runtime_dir / "kernel-dead.json", h.dead_info())
         assert main(["prune", "--dry-run", "--grace", "0", "--timeout", "0.2"]) == 0
-        assert f"would remove {f}" in capsys.readouterr().out and f.exists()
+        assert f"would remove {f}" in capsys.readouterr().out
+        assert f.exists()
 
-    def test_cli_tunnel_missing_is_one_line(self, ipykernel_file: Path,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_tunnel_missing_is_one_line(
+        self,
+        ipykernel_file: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
         """Without kcf_client.tunnel, --ssh fails with one clear line, exit 5."""
         monkeypatch.setitem(sys.modules, "kcf_client.tunnel", None)
         assert main(["ping", str(ipykernel_file), "--ssh", "host"]) == 5
         err = capsys.readouterr().err
-        assert "SSH tunnels are not available" in err and err.count("\n") == 1
+        assert "SSH tunnels are not available" in err
+        assert err.count("\n") == 1
 
 
 class TestCliSubprocess:
@@ -115,7 +136,8 @@ class TestCliSubprocess:
         """A failing command prints one line, no traceback; --debug shows it."""
         (tmp_path / "kernel-x.json").write_text("{")
         p = kcf("ping", str(tmp_path / "kernel-x.json"))
-        assert p.returncode == 1 and p.stderr.count("\n") == 1
+        assert p.returncode == 1
+        assert p.stderr.count("\n") == 1
         assert "Traceback" not in p.stderr
         p = kcf("ping", str(tmp_path / "kernel-x.json"), "--debug")
         assert "Traceback" in p.stderr
@@ -123,4 +145,6 @@ class TestCliSubprocess:
     def test_cli_subprocess_help_lists_exit_codes(self) -> None:
         """kcf --help documents the exit codes."""
         p = kcf("--help")
-        assert p.returncode == 0 and "exit codes" in p.stdout and "130" in p.stdout
+        assert p.returncode == 0
+        assert "exit codes" in p.stdout
+        assert "130" in p.stdout

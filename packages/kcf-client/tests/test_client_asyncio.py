@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kcf_client import KernelTimeout
 from kcf_client.asyncio import KernelConnection, connect
 from kcf_spec import Channel
@@ -32,7 +31,8 @@ class TestAsyncKernelConnection:
                 return info, rtt, r
 
         info, rtt, r = run(go())
-        assert info["implementation"] == "ipython" and rtt > 0
+        assert info["implementation"] == "ipython"
+        assert rtt > 0
         assert (r.stdout, r.stderr, r.text) == ("o\n", "e\n", "5")
 
     def test_async_concurrent_executes_get_their_own_output(self, ipykernel_file: Path) -> None:
@@ -40,8 +40,9 @@ class TestAsyncKernelConnection:
 
         async def go() -> Any:
             async with connect(ipykernel_file) as kc:
-                return await asyncio.gather(kc.execute("print('first')"),
-                                            kc.execute("print('second')"))
+                return await asyncio.gather(
+                    kc.execute("print('first')"), kc.execute("print('second')")
+                )
 
         a, b = run(go())
         assert (a.stdout, b.stdout) == ("first\n", "second\n")
@@ -56,7 +57,8 @@ class TestAsyncKernelConnection:
 
         with pytest.raises(KernelTimeout) as err:
             run(go())
-        assert err.value.channel is Channel.SHELL and str(f) in str(err.value)
+        assert err.value.channel is Channel.SHELL
+        assert str(f) in str(err.value)
 
     def test_async_shutdown_stops_kernel(self, tmp_path: Path, h: Any) -> None:
         """shutdown over control ends an ipykernel started by kcf's caller."""

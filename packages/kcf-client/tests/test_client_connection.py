@@ -8,12 +8,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import kcf_client
 import pytest
 import zmq
-
-import kcf_client
 from kcf_client import KernelConnection, KernelDied, KernelTimeout, connect
-from kcf_spec import Channel, ConnectionInfo
+from kcf_spec import Channel
 
 pytestmark = pytest.mark.interop
 
@@ -30,7 +29,10 @@ class TestTalking:
         """execute gathers the streams and the result of the code until idle."""
         with connect(ipykernel_file) as kc:
             r = kc.execute("import sys; print('out'); print('err', file=sys.stderr); 6*7")
-        assert r.ok and r.stdout == "out\n" and r.stderr == "err\n" and r.text == "42"
+        assert r.ok
+        assert r.stdout == "out\n"
+        assert r.stderr == "err\n"
+        assert r.text == "42"
         assert isinstance(r.execution_count, int)
 
     def test_execute_reports_error(self, ipykernel_file: Path) -> None:
@@ -38,7 +40,9 @@ class TestTalking:
         with connect(ipykernel_file) as kc:
             r = kc.execute("raise ValueError('boom')")
         assert r.status == "error"
-        assert r.error is not None and r.error.ename == "ValueError" and r.error.evalue == "boom"
+        assert r.error is not None
+        assert r.error.ename == "ValueError"
+        assert r.error.evalue == "boom"
         with pytest.raises(kcf_client.ExecutionError, match="ValueError: boom"):
             r.raise_for_error()
 
@@ -59,8 +63,9 @@ class TestTalking:
         with connect(ipykernel_file) as kc:
             assert kc.wait_until_ready(30)["implementation"] == "ipython"
 
-    def test_connect_by_name_finds_file(self, ipykernel_file: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_connect_by_name_finds_file(
+        self, ipykernel_file: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """connect accepts a name searched like find_connection_file."""
         monkeypatch.chdir(ipykernel_file.parent)
         with connect("ipk") as kc:
@@ -100,8 +105,10 @@ class TestFailures:
             kc.wait_until_ready(0.3)
         err = info.value
         assert isinstance(err, KernelTimeout)
-        assert err.channel is Channel.SHELL and err.kernel == str(f)
-        assert str(f) in str(err) and "shell" in str(err)
+        assert err.channel is Channel.SHELL
+        assert err.kernel == str(f)
+        assert str(f) in str(err)
+        assert "shell" in str(err)
 
     def test_ping_timeout_then_recovers(self, tmp_path: Path, h: Any) -> None:
         """A ping timeout replaces the heartbeat socket: later pings work once a kernel binds."""
@@ -138,8 +145,9 @@ class TestFailures:
         info = h.dead_info().replace(key=b"")
         server = h.TinyKernel(info)  # unsigned: accepts our request, replies unsigned
         try:
-            with KernelConnection(info.replace(key=b"ours")) as kc, pytest.raises(
-                KernelTimeout, match="SignatureError.*key"
+            with (
+                KernelConnection(info.replace(key=b"ours")) as kc,
+                pytest.raises(KernelTimeout, match=r"SignatureError.*key"),
             ):
                 kc.kernel_info(timeout=1.0)
         finally:
@@ -149,8 +157,9 @@ class TestFailures:
 class TestTransports:
     def test_ipc_transport_ipykernel(self, tmp_path: Path, h: Any) -> None:
         """An ipykernel on the ipc transport is listed alive and answers execute."""
-        km = h.start_ipykernel(tmp_path / "kernel-ipc.json", transport="ipc",
-                               ip=str(tmp_path / "ipcsock"))
+        km = h.start_ipykernel(
+            tmp_path / "kernel-ipc.json", transport="ipc", ip=str(tmp_path / "ipcsock")
+        )
         try:
             with connect(km.connection_file) as kc:
                 kc.wait_until_ready(60)

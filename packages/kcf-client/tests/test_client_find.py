@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kcf_client import find_connection_file
 from kcf_spec import ConnectionFileNotFound
 
@@ -29,7 +28,9 @@ class TestFindConnectionFile:
         """A name is first looked up exactly in each search directory."""
         touch(tmp_path / "kernel-abc.json", 1000)
         touch(tmp_path / "kernel-abc.json.bak", 2000)
-        assert find_connection_file("kernel-abc.json", path=tmp_path) == tmp_path / "kernel-abc.json"
+        assert (
+            find_connection_file("kernel-abc.json", path=tmp_path) == tmp_path / "kernel-abc.json"
+        )
 
     def test_find_substring_matches_like_jupyter_client(self, tmp_path: Path) -> None:
         """A bare substring 'abc' finds kernel-abc.json, as jupyter_client's '*abc*'."""
@@ -80,7 +81,8 @@ class TestFindConnectionFile:
             find_connection_file("nope", path=[a, b])
         assert info.value.pattern == "nope"
         assert info.value.searched == (str(a), str(b))
-        assert "nope" in info.value.args[0] and str(b) in info.value.args[0]
+        assert "nope" in info.value.args[0]
+        assert str(b) in info.value.args[0]
 
     def test_find_error_is_a_file_not_found_error(self, tmp_path: Path) -> None:
         """Callers catching FileNotFoundError keep working."""
@@ -98,16 +100,20 @@ class TestFindConnectionFile:
 
 
 _names = st.lists(
-    st.tuples(st.sampled_from(["kernel-a", "kernel-b", "kernel-ab", "x-a", "kernel-c"]),
-              st.integers(1, 4)),
-    min_size=1, max_size=8, unique_by=lambda t: t[0],
+    st.tuples(
+        st.sampled_from(["kernel-a", "kernel-b", "kernel-ab", "x-a", "kernel-c"]), st.integers(1, 4)
+    ),
+    min_size=1,
+    max_size=8,
+    unique_by=lambda t: t[0],
 )
 
 
 @settings(max_examples=40, deadline=None)
 @given(files=_names, query=st.sampled_from(["a", "kernel-*", "b", "*-a*"]))
-def test_find_matches_reference_rule(tmp_path_factory: pytest.TempPathFactory,
-                                     files: list[tuple[str, int]], query: str) -> None:
+def test_find_matches_reference_rule(
+    tmp_path_factory: pytest.TempPathFactory, files: list[tuple[str, int]], query: str
+) -> None:
     """For any set of files and mtimes, the answer is the newest match, ties by name."""
     import fnmatch
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kcf_client import KernelState, list_kernels, prune
 from kcf_spec import ConnectionInfo
 
@@ -25,8 +24,10 @@ class TestListKernels:
         shutil.copy(ipykernel_file, tmp_path / "kernel-live.json")
         [e] = list_kernels(tmp_path)
         assert e.state is KernelState.ALIVE
-        assert e.transport == "tcp" and e.address == "127.0.0.1"
-        assert e.age is not None and e.age >= 0
+        assert e.transport == "tcp"
+        assert e.address == "127.0.0.1"
+        assert e.age is not None
+        assert e.age >= 0
 
     def test_list_dead_file_is_dead(self, tmp_path: Path, h: Any) -> None:
         """A file whose ports all refuse, older than the grace period, is dead."""
@@ -60,16 +61,22 @@ class TestListKernels:
         noread.chmod(0)
         os.symlink(tmp_path / "missing", tmp_path / "kernel-dangling.json")
         entries = by_name(list_kernels(tmp_path, timeout=0.2, grace=0))
-        for name in ("kernel-garbage.json", "kernel-half.json", "kernel-dir.json",
-                     "kernel-wrong.json", "kernel-dangling.json"):
+        for name in (
+            "kernel-garbage.json",
+            "kernel-half.json",
+            "kernel-dir.json",
+            "kernel-wrong.json",
+            "kernel-dangling.json",
+        ):
             assert entries[name].state is KernelState.INVALID, name
             assert entries[name].reason, name
         assert "directory" in entries["kernel-dir.json"].reason
         if os.geteuid() != 0:  # root reads a 000 file anyway
             assert entries["kernel-noread.json"].state is KernelState.INVALID
 
-    def test_list_checks_many_files_together(self, tmp_path: Path, ipykernel_file: Path,
-                                             h: Any) -> None:
+    def test_list_checks_many_files_together(
+        self, tmp_path: Path, ipykernel_file: Path, h: Any
+    ) -> None:
         """Thirty files, live and dead mixed, each get their own verdict in one call."""
         for i in range(15):
             shutil.copy(ipykernel_file, tmp_path / f"kernel-live{i}.json")
@@ -91,8 +98,11 @@ class TestListKernels:
         import time
 
         cf = tmp_path / "kernel-own.json"
-        proc = subprocess.Popen([h.python(), "-m", "ipykernel_launcher", "-f", str(cf)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [h.python(), "-m", "ipykernel_launcher", "-f", str(cf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 60
             state = None
@@ -109,9 +119,7 @@ class TestListKernels:
 
 
 class TestPrune:
-    def test_prune_removes_dead_keeps_live_and_invalid(
-        self, tmp_path: Path, h: Any
-    ) -> None:
+    def test_prune_removes_dead_keeps_live_and_invalid(self, tmp_path: Path, h: Any) -> None:
         """With live and killed kernels mixed, only the killed kernels' files go."""
         kms = [h.start_ipykernel(tmp_path / f"kernel-k{i}.json") for i in range(3)]
         try:
@@ -154,8 +162,9 @@ class TestPrune:
         from kcf_spec import Channel
 
         prefix = tmp_path / "kernel-ipc"
-        info = ConnectionInfo.from_ports({c: c.ipc_index for c in Channel}, ip=str(prefix),
-                                         transport="ipc", key=b"k")
+        info = ConnectionInfo.from_ports(
+            {c: c.ipc_index for c in Channel}, ip=str(prefix), transport="ipc", key=b"k"
+        )
         socks = []
         for c in Channel:  # leftover sockets: bound once, nobody listening any more
             s = socket.socket(socket.AF_UNIX)

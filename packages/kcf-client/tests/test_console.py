@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from kcf_client import ProgramNotFound, console_argv, launch_console
 
 pytestmark = [pytest.mark.console, pytest.mark.interop]
@@ -41,8 +40,15 @@ class TestJupyterConsole:
         """jupyter-console attached via launch_console answers `1+1` with 2 in a terminal."""
         master, slave = pty.openpty()
         env = dict(os.environ, TERM="dumb")
-        proc = launch_console(ipykernel_file, extra_args=["--simple-prompt"], stdin=slave,
-                              stdout=slave, stderr=slave, env=env, start_new_session=True)
+        proc = launch_console(
+            ipykernel_file,
+            extra_args=["--simple-prompt"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
         os.close(slave)
         try:
             read_until(master, b"In [", 60)
@@ -78,20 +84,24 @@ class TestMissingProgram:
         assert err.value.program == "no-such-console-xyz"
         assert isinstance(err.value, FileNotFoundError)
 
-    def test_missing_qtconsole_names_it_with_hint(self, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_missing_qtconsole_names_it_with_hint(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """qtconsole missing (empty PATH, a python without it) is named with an install hint."""
         import importlib.util
 
         if importlib.util.find_spec("qtconsole") is not None:
             pytest.fail("this check needs qtconsole absent from the test environment")
         monkeypatch.setenv("PATH", str(tmp_path))
-        with pytest.raises(ProgramNotFound, match="jupyter-qtconsole.*pip install qtconsole"):
+        with pytest.raises(ProgramNotFound, match=r"jupyter-qtconsole.*pip install qtconsole"):
             console_argv(tmp_path / "k.json", "qtconsole")
 
-    def test_cli_console_missing_program_exit_3(self, ipykernel_file: Path,
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+    def test_cli_console_missing_program_exit_3(
+        self,
+        ipykernel_file: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
         """`kcf console --qt` without qtconsole exits 3 with one line naming the program."""
         from kcf_client._cli import main
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -10,7 +11,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import zmq
-
 from kcf_spec import Channel, Codec, ConnectionInfo
 
 from ._core import Core, ExecuteResult, execute_content, probe_ports_closed, resolve, socket_type
@@ -105,15 +105,17 @@ class KernelConnection:
         try:
             sock: zmq.Socket[bytes] = self._ctx.socket(socket_type(channel))
         except zmq.ZMQError as exc:
-            raise map_zmq_error(exc, kernel=self.name, channel=channel, endpoint=endpoint,
-                                doing="create the socket") from exc
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, endpoint=endpoint, doing="create the socket"
+            ) from exc
         try:
             self._core.configure(sock, channel)
             sock.connect(endpoint)
         except zmq.ZMQError as exc:
             sock.close(0)
-            raise map_zmq_error(exc, kernel=self.name, channel=channel, endpoint=endpoint,
-                                doing="connect") from exc
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, endpoint=endpoint, doing="connect"
+            ) from exc
         return sock
 
     def _heartbeat(self) -> zmq.Socket[bytes]:
@@ -153,8 +155,9 @@ class KernelConnection:
             self._socks[channel].send_multipart(frames)
         except zmq.ZMQError as exc:
             self._core.forget(msg.msg_id)
-            raise map_zmq_error(exc, kernel=self.name, channel=channel,
-                                doing=f"send {msg_type}") from exc
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, doing=f"send {msg_type}"
+            ) from exc
         return msg
 
     def get_reply(
@@ -168,8 +171,12 @@ class KernelConnection:
         """
         mid = request.msg_id
         try:
-            self._wait(lambda: self._core.reply(channel, mid) is not None,
-                       (channel,), timeout, request.msg_type)
+            self._wait(
+                lambda: self._core.reply(channel, mid) is not None,
+                (channel,),
+                timeout,
+                request.msg_type,
+            )
             reply = self._core.reply(channel, mid)
             assert reply is not None
             return reply
@@ -215,15 +222,22 @@ class KernelConnection:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 assert timeout is not None
-                raise KernelTimeout(kernel=self.name, channel=channels[0], timeout=timeout,
-                                    request=request, detail=self._core.timeout_detail())
-            wake = min(x for x in (deadline, next_check, next_send if resend else None)
-                       if x is not None)
+                raise KernelTimeout(
+                    kernel=self.name,
+                    channel=channels[0],
+                    timeout=timeout,
+                    request=request,
+                    detail=self._core.timeout_detail(),
+                )
+            wake = min(
+                x for x in (deadline, next_check, next_send if resend else None) if x is not None
+            )
             try:
-                ready = poller.poll(max(0.0, wake - now) * 1000)
+                ready = poller.poll(int(max(0.0, wake - now) * 1000) + 1)
             except zmq.ZMQError as exc:
-                raise map_zmq_error(exc, kernel=self.name, channel=channels[0],
-                                    doing="poll") from exc
+                raise map_zmq_error(
+                    exc, kernel=self.name, channel=channels[0], doing="poll"
+                ) from exc
             for s, _ in ready:
                 ch = by_sock[s]
                 while True:  # drain: several messages may be waiting
@@ -232,8 +246,9 @@ class KernelConnection:
                     except zmq.Again:
                         break
                     except zmq.ZMQError as exc:
-                        raise map_zmq_error(exc, kernel=self.name, channel=ch,
-                                            doing="receive") from exc
+                        raise map_zmq_error(
+                            exc, kernel=self.name, channel=ch, doing="receive"
+                        ) from exc
                     self._core.feed(ch, frames)
             if ready:
                 misses = 0
@@ -290,8 +305,14 @@ class KernelConnection:
             return any(self._core.reply(Channel.SHELL, m) is not None for m in sent)
 
         try:
-            self._wait(answered, (Channel.SHELL,), timeout, "kernel_info_request",
-                       check_alive=False, resend=again)
+            self._wait(
+                answered,
+                (Channel.SHELL,),
+                timeout,
+                "kernel_info_request",
+                check_alive=False,
+                resend=again,
+            )
             reply = next(r for m in sent if (r := self._core.reply(Channel.SHELL, m)))
             return reply.content
         finally:
@@ -310,8 +331,14 @@ class KernelConnection:
         poke()
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            self._wait(lambda: self._core.iopub_live, (Channel.IOPUB, Channel.SHELL), left,
-                       "kernel_info_request", resend=poke, resend_every=0.25)
+            self._wait(
+                lambda: self._core.iopub_live,
+                (Channel.IOPUB, Channel.SHELL),
+                left,
+                "kernel_info_request",
+                resend=poke,
+                resend_every=0.25,
+            )
         finally:
             for m in sent:
                 self._core.forget(m)
@@ -351,9 +378,14 @@ class KernelConnection:
         msg = self.send(
             Channel.SHELL,
             "execute_request",
-            execute_content(code, silent=silent, store_history=store_history,
-                            user_expressions=user_expressions, allow_stdin=allow_stdin,
-                            stop_on_error=stop_on_error),
+            execute_content(
+                code,
+                silent=silent,
+                store_history=store_history,
+                user_expressions=user_expressions,
+                allow_stdin=allow_stdin,
+                stop_on_error=stop_on_error,
+            ),
             collect_iopub=True,
         )
         mid = msg.msg_id
@@ -361,7 +393,9 @@ class KernelConnection:
         try:
             self._wait(
                 lambda: self._core.reply(Channel.SHELL, mid) is not None and self._core.idle(mid),
-                (Channel.SHELL, Channel.IOPUB), left, "execute_request",
+                (Channel.SHELL, Channel.IOPUB),
+                left,
+                "execute_request",
             )
             return self._core.execute_result(mid)
         finally:
@@ -378,17 +412,17 @@ class KernelConnection:
         t0 = time.perf_counter()
         try:
             hb.send(b"ping")
-            if hb.poll(timeout * 1000, zmq.POLLIN):
+            if hb.poll(int(timeout * 1000), zmq.POLLIN):
                 hb.recv()
                 return time.perf_counter() - t0
         except zmq.ZMQError as exc:
             self._drop_heartbeat()
-            raise map_zmq_error(exc, kernel=self.name, channel=Channel.HB,
-                                doing="ping") from exc
+            raise map_zmq_error(exc, kernel=self.name, channel=Channel.HB, doing="ping") from exc
         # A REQ socket that got no reply cannot send again: replace it.
         self._drop_heartbeat()
-        raise KernelTimeout(kernel=self.name, channel=Channel.HB, timeout=timeout,
-                            request="heartbeat ping")
+        raise KernelTimeout(
+            kernel=self.name, channel=Channel.HB, timeout=timeout, request="heartbeat ping"
+        )
 
     def is_alive(self, timeout: float = 1.0) -> bool:
         """``True`` when the heartbeat answers within ``timeout``."""
@@ -409,8 +443,9 @@ class KernelConnection:
         Raises:
             KernelTimeout: no reply within ``timeout``.
         """
-        return self.request(Channel.CONTROL, "shutdown_request", {"restart": restart},
-                            timeout=timeout).content
+        return self.request(
+            Channel.CONTROL, "shutdown_request", {"restart": restart}, timeout=timeout
+        ).content
 
     def interrupt(self, timeout: float = 5.0) -> Mapping[str, Any]:
         """Send an ``interrupt_request`` over control (kernels with ``interrupt_mode``
@@ -445,10 +480,8 @@ class KernelConnection:
     def __del__(self) -> None:
         # Not a substitute for close(); only lets a forgotten connection free its sockets.
         if not getattr(self, "_closed", True):
-            try:
+            with contextlib.suppress(Exception):  # never raise from a finalizer
                 self.close()
-            except Exception:  # noqa: BLE001, S110 - never raise from a finalizer
-                pass
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

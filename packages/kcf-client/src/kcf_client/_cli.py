@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from kcf_spec import ConnectionInfo
 
-    from ._listing import KernelEntry
 
 __all__ = ["main", "EXIT_CODES"]
 
@@ -157,8 +156,9 @@ def _cmd_list(args: argparse.Namespace, out: _Out) -> int:
     from ._listing import DEFAULT_PATTERN, list_kernels
 
     dirs = args.dir or None
-    entries = list_kernels(dirs, pattern=args.pattern or DEFAULT_PATTERN,
-                           check=not args.no_check, timeout=args.timeout)
+    entries = list_kernels(
+        dirs, pattern=args.pattern or DEFAULT_PATTERN, check=not args.no_check, timeout=args.timeout
+    )
 
     def text() -> str:
         if not entries:
@@ -166,8 +166,16 @@ def _cmd_list(args: argparse.Namespace, out: _Out) -> int:
         rows = [["STATE", "KERNEL", "TRANSPORT", "ADDRESS", "AGE", "FILE"]]
         notes = []
         for e in entries:
-            rows.append([e.state.value, e.kernel_name or "-", e.transport or "-",
-                         e.address or "-", _age(e.age), str(e.path)])
+            rows.append(
+                [
+                    e.state.value,
+                    e.kernel_name or "-",
+                    e.transport or "-",
+                    e.address or "-",
+                    _age(e.age),
+                    str(e.path),
+                ]
+            )
             if e.state.value in ("invalid", "unknown", "dead"):
                 notes.append(f"{e.path}: {e.reason}")
         return _table(rows) + ("\n\n" + "\n".join(notes) if notes else "")
@@ -187,17 +195,25 @@ def _cmd_info(args: argparse.Namespace, out: _Out) -> int:
         if info.curve_secretkey is not None:
             data["curve_secretkey"] = "<hidden>"
     st = path.stat()
-    doc = {"path": str(path), "mode": f"{st.st_mode & 0o777:04o}", "mtime": st.st_mtime,
-           "connection": data,
-           "endpoints": {c.value: info.connect_url(c) for c, _ in info}}
+    doc = {
+        "path": str(path),
+        "mode": f"{st.st_mode & 0o777:04o}",
+        "mtime": st.st_mtime,
+        "connection": data,
+        "endpoints": {c.value: info.connect_url(c) for c, _ in info},
+    }
 
     def text() -> str:
-        lines = [f"file:      {path}", f"mode:      {doc['mode']}",
-                 f"kernel:    {info.kernel_name or '-'}",
-                 f"transport: {info.transport}", f"address:   {info.ip}",
-                 f"scheme:    {info.signature_scheme}"
-                 + ("" if info.signed else " (unsigned: empty key)"),
-                 f"curve:     {'yes' if info.curve_publickey else 'no'}"]
+        lines = [
+            f"file:      {path}",
+            f"mode:      {doc['mode']}",
+            f"kernel:    {info.kernel_name or '-'}",
+            f"transport: {info.transport}",
+            f"address:   {info.ip}",
+            f"scheme:    {info.signature_scheme}"
+            + ("" if info.signed else " (unsigned: empty key)"),
+            f"curve:     {'yes' if info.curve_publickey else 'no'}",
+        ]
         lines += [f"{c.value + ':':<10} {info.connect_url(c)}" for c, _ in info]
         return "\n".join(lines)
 
@@ -211,8 +227,13 @@ def _cmd_validate(args: argparse.Namespace, out: _Out) -> int:
     results = []
     for name in args.files:
         p = Path(name)
-        entry: dict[str, Any] = {"path": str(p), "valid": True, "error": None,
-                                 "pointer": None, "warnings": []}
+        entry: dict[str, Any] = {
+            "path": str(p),
+            "valid": True,
+            "error": None,
+            "pointer": None,
+            "warnings": [],
+        }
         try:
             ConnectionInfo.load(p, profile=args.profile)
         except ConnectionFileNotFound:
@@ -252,8 +273,10 @@ def _cmd_ping(args: argparse.Namespace, out: _Out) -> int:
                 if i == args.count - 1 or not rtts:
                     raise
     best = min(rtts)
-    out.emit({"path": str(path), "alive": True, "rtt": rtts},
-             f"{path}: alive (heartbeat round trip {best * 1e3:.2f} ms)")
+    out.emit(
+        {"path": str(path), "alive": True, "rtt": rtts},
+        f"{path}: alive (heartbeat round trip {best * 1e3:.2f} ms)",
+    )
     return OK
 
 
@@ -316,23 +339,36 @@ def _run_console(argv: list[str]) -> int:
 def _cmd_prune(args: argparse.Namespace, out: _Out) -> int:
     from ._listing import DEFAULT_PATTERN, prune
 
-    res = prune(args.dir or None, dry_run=args.dry_run, pattern=args.pattern or DEFAULT_PATTERN,
-                timeout=args.timeout, grace=args.grace)
+    res = prune(
+        args.dir or None,
+        dry_run=args.dry_run,
+        pattern=args.pattern or DEFAULT_PATTERN,
+        timeout=args.timeout,
+        grace=args.grace,
+    )
     verb = "would remove" if res.dry_run else "removed"
 
     def text() -> str:
         lines = [f"{verb} {e.path} ({e.reason})" for e in res.removed]
         lines += [f"{verb} {s}" for s in res.removed_sockets]
-        lines += [f"kept {e.path}: {e.state.value}" + (f" ({e.reason})" if e.reason else "")
-                  for e in res.kept if e.state.value != "alive"]
+        lines += [
+            f"kept {e.path}: {e.state.value}" + (f" ({e.reason})" if e.reason else "")
+            for e in res.kept
+            if e.state.value != "alive"
+        ]
         alive = sum(1 for e in res.kept if e.state.value == "alive")
         lines.append(f"{len(res.removed)} {verb}, {len(res.kept)} kept ({alive} alive)")
         return "\n".join(lines)
 
-    out.emit({"dry_run": res.dry_run,
-              "removed": [e.to_dict() for e in res.removed],
-              "removed_sockets": [str(s) for s in res.removed_sockets],
-              "kept": [e.to_dict() for e in res.kept]}, text)
+    out.emit(
+        {
+            "dry_run": res.dry_run,
+            "removed": [e.to_dict() for e in res.removed],
+            "removed_sockets": [str(s) for s in res.removed_sockets],
+            "kept": [e.to_dict() for e in res.kept],
+        },
+        text,
+    )
     return OK
 
 
@@ -377,8 +413,10 @@ def _cmd_start(args: argparse.Namespace, out: _Out) -> int:
         path = Path(kernel.connection_file)
         with KernelConnection(kernel.info, path=path) as kc:
             kc.wait_until_ready(args.timeout)
-        out.emit({"path": str(path), "pid": kernel.pid},
-                 f"{path}\nkernel running (pid {kernel.pid}); Ctrl-C to stop it")
+        out.emit(
+            {"path": str(path), "pid": kernel.pid},
+            f"{path}\nkernel running (pid {kernel.pid}); Ctrl-C to stop it",
+        )
         sys.stdout.flush()
         stop = _TermAsInterrupt()
         try:
@@ -442,8 +480,10 @@ def _cmd_tunnel(args: argparse.Namespace, out: _Out) -> int:
     info = ConnectionInfo.load(path)
     with open_tunnel(info, args.server, connection_file=path, **_tunnel_options(args)) as t:
         local = t.write_connection_file(args.output)
-        out.emit({"path": str(local), "remote": str(path), "server": args.server},
-                 f"{local}\ntunnel to {args.server} open; Ctrl-C to close it")
+        out.emit(
+            {"path": str(local), "remote": str(path), "server": args.server},
+            f"{local}\ntunnel to {args.server} open; Ctrl-C to close it",
+        )
         sys.stdout.flush()
         try:
             with _TermAsInterrupt():
@@ -464,18 +504,27 @@ def _cmd_tunnel(args: argparse.Namespace, out: _Out) -> int:
 
 def _parser() -> _Parser:
     common = _Parser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print one JSON document instead of text")
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks on errors")
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document instead of text",
+    )
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
 
-    p = _Parser(prog="kcf", description="Find, inspect, check and talk to Jupyter kernels "
-                "through their connection files.", epilog=_EPILOG,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", action="store_true", default=False,
-                   help="print one JSON document instead of text")
-    p.add_argument("--debug", action="store_true", default=False,
-                   help="show tracebacks on errors")
+    p = _Parser(
+        prog="kcf",
+        description="Find, inspect, check and talk to Jupyter kernels "
+        "through their connection files.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--json", action="store_true", default=False, help="print one JSON document instead of text"
+    )
+    p.add_argument("--debug", action="store_true", default=False, help="show tracebacks on errors")
     from . import __version__
 
     p.add_argument("--version", action="version", version=f"kcf {__version__}")
@@ -488,27 +537,50 @@ def _parser() -> _Parser:
         return sp
 
     def ssh_opts(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--ssh", metavar="SERVER", default=None,
-                        help="reach the kernel through an SSH tunnel to [user@]host[:port]")
-        sp.add_argument("--ssh-backend", default="auto", choices=["auto", "openssh", "paramiko"],
-                        help="how to run the tunnel (default: auto)")
-        sp.add_argument("--accept-new", action="store_true",
-                        help="accept and remember an unknown host key")
+        sp.add_argument(
+            "--ssh",
+            metavar="SERVER",
+            default=None,
+            help="reach the kernel through an SSH tunnel to [user@]host[:port]",
+        )
+        sp.add_argument(
+            "--ssh-backend",
+            default="auto",
+            choices=["auto", "openssh", "paramiko"],
+            help="how to run the tunnel (default: auto)",
+        )
+        sp.add_argument(
+            "--accept-new", action="store_true", help="accept and remember an unknown host key"
+        )
         tunnel_files(sp)
 
     def tunnel_files(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--ssh-config", metavar="FILE", default=None,
-                        help="ssh configuration file (default ~/.ssh/config)")
-        sp.add_argument("--ssh-identity", metavar="FILE", default=None,
-                        help="private key to try first")
+        sp.add_argument(
+            "--ssh-config",
+            metavar="FILE",
+            default=None,
+            help="ssh configuration file (default ~/.ssh/config)",
+        )
+        sp.add_argument(
+            "--ssh-identity", metavar="FILE", default=None, help="private key to try first"
+        )
 
     def dirs(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--dir", action="append", metavar="DIR",
-                        help="look in DIR (repeatable; default the runtime directory)")
-        sp.add_argument("--pattern", default=None, help="file names to consider "
-                        "(default kernel-*.json)")
-        sp.add_argument("--timeout", type=float, default=1.0,
-                        help="seconds to wait for the heartbeats (default 1)")
+        sp.add_argument(
+            "--dir",
+            action="append",
+            metavar="DIR",
+            help="look in DIR (repeatable; default the runtime directory)",
+        )
+        sp.add_argument(
+            "--pattern", default=None, help="file names to consider (default kernel-*.json)"
+        )
+        sp.add_argument(
+            "--timeout",
+            type=float,
+            default=1.0,
+            help="seconds to wait for the heartbeats (default 1)",
+        )
 
     sp = add("list", _cmd_list, "list connection files with their kernels' liveness")
     dirs(sp)
@@ -520,8 +592,12 @@ def _parser() -> _Parser:
 
     sp = add("validate", _cmd_validate, "check connection files against the schema")
     sp.add_argument("files", nargs="+", metavar="FILE")
-    sp.add_argument("--profile", choices=["connect", "launch"], default="connect",
-                    help="connect: real ports (default); launch: port 0 allowed")
+    sp.add_argument(
+        "--profile",
+        choices=["connect", "launch"],
+        default="connect",
+        help="connect: real ports (default); launch: port 0 allowed",
+    )
 
     sp = add("ping", _cmd_ping, "ping a kernel's heartbeat")
     sp.add_argument("file", metavar="FILE")
@@ -536,8 +612,9 @@ def _parser() -> _Parser:
     ssh_opts(sp)
 
     sp = add("console", _cmd_console, "attach jupyter-console (or qtconsole) to a kernel")
-    sp.add_argument("file", metavar="FILE", nargs="?", default=None,
-                    help="default: the newest kernel-*.json")
+    sp.add_argument(
+        "file", metavar="FILE", nargs="?", default=None, help="default: the newest kernel-*.json"
+    )
     sp.add_argument("--qt", action="store_true", help="use qtconsole")
     sp.add_argument("extra", nargs="*", metavar="-- ARGS", help="arguments for the console")
     ssh_opts(sp)
@@ -545,24 +622,42 @@ def _parser() -> _Parser:
     sp = add("prune", _cmd_prune, "remove the connection files of provably dead kernels")
     dirs(sp)
     sp.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    sp.add_argument("--grace", type=float, default=10.0,
-                    help="never remove files younger than this many seconds (default 10)")
+    sp.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        help="never remove files younger than this many seconds (default 10)",
+    )
 
     def kernel_opts(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--kernel", choices=["auto", "ipykernel", "example"], default="auto",
-                        help="auto: ipykernel when installed, else the example kernel")
-        sp.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to wait for the kernel (default 30)")
-        sp.add_argument("--kernel-output", action="store_true",
-                        help="let the kernel's own stdout/stderr through")
+        sp.add_argument(
+            "--kernel",
+            choices=["auto", "ipykernel", "example"],
+            default="auto",
+            help="auto: ipykernel when installed, else the example kernel",
+        )
+        sp.add_argument(
+            "--timeout",
+            type=float,
+            default=30.0,
+            help="seconds to wait for the kernel (default 30)",
+        )
+        sp.add_argument(
+            "--kernel-output",
+            action="store_true",
+            help="let the kernel's own stdout/stderr through",
+        )
 
     sp = add("start", _cmd_start, "start a kernel and keep it running until Ctrl-C")
     kernel_opts(sp)
-    sp.add_argument("argv", nargs="*", metavar="-- ARGV",
-                    help="the kernel's command ({connection_file} is replaced)")
+    sp.add_argument(
+        "argv",
+        nargs="*",
+        metavar="-- ARGV",
+        help="the kernel's command ({connection_file} is replaced)",
+    )
 
-    sp = add("run", _cmd_run, "start a kernel, find it, run CODE, print the result, "
-             "shut it down")
+    sp = add("run", _cmd_run, "start a kernel, find it, run CODE, print the result, shut it down")
     sp.add_argument("code", metavar="CODE", help="the code; '-' reads it from stdin")
     kernel_opts(sp)
     sp.set_defaults(argv=None)
@@ -572,8 +667,9 @@ def _parser() -> _Parser:
     sp.add_argument("server", metavar="SERVER", help="[user@]host[:port]")
     sp.add_argument("-o", "--output", default=None, help="where to write the local file")
     sp.add_argument("--ssh-backend", default="auto", choices=["auto", "openssh", "paramiko"])
-    sp.add_argument("--accept-new", action="store_true",
-                    help="accept and remember an unknown host key")
+    sp.add_argument(
+        "--accept-new", action="store_true", help="accept and remember an unknown host key"
+    )
     tunnel_files(sp)
     return p
 
@@ -626,8 +722,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _one_line(exc: BaseException) -> str:
     # OSError subclasses render as "[Errno None] ..." once ``filename`` is set: use the
     # message they were built with.
-    text = str(exc.args[0]) if isinstance(exc, OSError) and exc.errno is None and exc.args \
+    text = (
+        str(exc.args[0])
+        if isinstance(exc, OSError) and exc.errno is None and exc.args
         else str(exc)
+    )
     return " ".join(text.split()) or type(exc).__name__
 
 

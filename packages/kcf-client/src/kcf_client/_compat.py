@@ -58,8 +58,10 @@ def get_connection_info(
     """
     from ._find import find_connection_file
 
-    cf = get_connection_file() if connection_file is None else find_connection_file(
-        os.fspath(connection_file)
+    cf = (
+        get_connection_file()
+        if connection_file is None
+        else find_connection_file(os.fspath(connection_file))
     )
     text = Path(cf).read_text(encoding="utf-8")
     if not unpack:

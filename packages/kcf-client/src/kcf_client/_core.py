@@ -20,7 +20,6 @@ from ._errors import ExecutionError, KernelDied
 
 if TYPE_CHECKING:
     import zmq
-
     from kcf_spec import Message
 
 __all__ = ["ExecuteResult", "ErrorInfo", "Core", "resolve", "socket_type"]
@@ -143,9 +142,7 @@ class Core:
         "path",
     )
 
-    def __init__(
-        self, info: ConnectionInfo, path: Path | None, codec: Codec | None = None
-    ) -> None:
+    def __init__(self, info: ConnectionInfo, path: Path | None, codec: Codec | None = None) -> None:
         self.info = info
         self.path = path
         self.name = str(path) if path is not None else f"{info.connect_url(Channel.SHELL)}"

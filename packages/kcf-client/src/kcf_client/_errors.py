@@ -76,8 +76,9 @@ class KernelDied(ClientError, ConnectionError):
     def __init__(self, *, kernel: str, channel: Channel | None, request: str, why: str) -> None:
         self.request = request
         self.why = why
-        super().__init__(f"kernel died while waiting for {request}: {why}", kernel=kernel,
-                         channel=channel)
+        super().__init__(
+            f"kernel died while waiting for {request}: {why}", kernel=kernel, channel=channel
+        )
 
 
 class ChannelError(ClientError, OSError):
@@ -119,8 +120,9 @@ class ExecutionError(ClientError):
         self.ename = ename
         self.evalue = evalue
         self.traceback = traceback
-        super().__init__(f"execution failed: {ename}: {evalue}", kernel=kernel,
-                         channel=Channel.SHELL)
+        super().__init__(
+            f"execution failed: {ename}: {evalue}", kernel=kernel, channel=Channel.SHELL
+        )
 
 
 class ProgramNotFound(KcfError, FileNotFoundError):
@@ -166,8 +168,9 @@ def map_zmq_error(
     ...) from exc``.
     """
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return ChannelError(f"cannot {doing}: {text}", kernel=kernel, channel=channel,
-                        endpoint=endpoint)
+    return ChannelError(
+        f"cannot {doing}: {text}", kernel=kernel, channel=channel, endpoint=endpoint
+    )
 
 
 def describe_kernel(path: str | os.PathLike[str] | None, fallback: str) -> str:

@@ -6,6 +6,7 @@ import fnmatch
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from stat import S_ISREG
 
 from kcf_spec import ConnectionFileNotFound
 
@@ -56,32 +57,45 @@ def _expand(name: str) -> str:
     return os.path.expandvars(os.path.expanduser(name))
 
 
-def iter_matches(pattern: str, dirs: Iterable[Path]) -> list[tuple[float, str]]:
-    """Every regular file matching the glob ``pattern`` in ``dirs``, as ``(mtime, path)``.
+def iter_matches(pattern: str, dirs: Iterable[Path]) -> list[tuple[float, str, str]]:
+    """Every regular file matching ``pattern`` in ``dirs``, as ``(mtime, dir, name)``.
 
-    One ``scandir`` per directory and one ``fnmatch.filter`` over its names; only matches
-    are stat'ed. Hidden names match only a pattern that starts with ``.`` (as ``glob``).
+    One ``listdir`` per directory and one ``fnmatch.filter`` over its names; only matches
+    are stat'ed, relative to an open directory descriptor (no path walk per file). Hidden
+    names match only a pattern that starts with ``.`` (as ``glob``).
     """
-    found: list[tuple[float, str]] = []
+    found: list[tuple[float, str, str]] = []
+    hidden_ok = pattern.startswith(".")
+    use_fd = os.stat in os.supports_dir_fd
     for d in dirs:
         try:
-            with os.scandir(d) as it:
-                entries = {e.name: e for e in it}
+            names = fnmatch.filter(os.listdir(d), pattern)
         except OSError:
             continue
-        names = fnmatch.filter(entries, pattern)
-        hidden_ok = pattern.startswith(".")
-        for name in names:
-            if name.startswith(".") and not hidden_ok:
-                continue
-            entry = entries[name]
-            try:
-                if not entry.is_file():
+        if not names:
+            continue
+        if not hidden_ok and pattern[:1] in ("*", "?", "["):
+            names = [n for n in names if not n.startswith(".")]
+        base = str(d)
+        try:
+            fd = os.open(base, os.O_RDONLY) if use_fd else None
+        except OSError:
+            continue
+        try:
+            for name in names:
+                try:
+                    st = (
+                        os.stat(name, dir_fd=fd)
+                        if fd is not None
+                        else os.stat(os.path.join(base, name))
+                    )
+                except OSError:
                     continue
-                mtime = entry.stat().st_mtime
-            except OSError:
-                continue
-            found.append((mtime, entry.path))
+                if S_ISREG(st.st_mode):
+                    found.append((st.st_mtime, base, name))
+        finally:
+            if fd is not None:
+                os.close(fd)
     return found
 
 
@@ -129,7 +143,8 @@ def find_connection_file(name_or_glob: str = "kernel-*.json", path: _Paths = Non
         matches = iter_matches(pattern, dirs)
     if not matches:
         raise ConnectionFileNotFound(name_or_glob, tuple(str(d) for d in dirs))
-    # Newest first; for equal mtimes the smallest path, so the answer never depends on
-    # the order the directory happened to list.
-    best = min(matches, key=lambda m: (-m[0], m[1]))
-    return Path(best[1])
+    # Newest first; for equal mtimes the first directory in sort order, then the smallest
+    # name, so the answer never depends on the order a directory happened to list.
+    newest = max(m[0] for m in matches)
+    best = min((b, n) for t, b, n in matches if t == newest)
+    return Path(best[0], best[1])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import errno
 import ipaddress
 import os
 import socket
@@ -137,8 +136,9 @@ def _read(path: Path, now: float) -> KernelEntry:
     try:
         st = os.stat(path)
     except OSError as exc:
-        return KernelEntry(path, None, KernelState.INVALID, f"cannot stat: {exc.strerror}",
-                           None, None)
+        return KernelEntry(
+            path, None, KernelState.INVALID, f"cannot stat: {exc.strerror}", None, None
+        )
     mtime = st.st_mtime
     age = max(0.0, now - mtime)
     if stat.S_ISDIR(st.st_mode):
@@ -167,8 +167,14 @@ def _scan(dirs: Sequence[Path], pattern: str) -> list[Path]:
 
 # -- liveness -----------------------------------------------------------------------------
 
-_LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "": "127.0.0.1", "::": "::1",
-                 "localhost": "127.0.0.1"}
+# Bind-all addresses, mapped to where a local probe connects.
+_LOOPBACK_FOR = {
+    "0.0.0.0": "127.0.0.1",  # noqa: S104 - a key to translate, not a bind
+    "*": "127.0.0.1",
+    "": "127.0.0.1",
+    "::": "::1",
+    "localhost": "127.0.0.1",
+}
 
 
 def _local_address(ip: str) -> str | None:
@@ -286,7 +292,7 @@ def ping_heartbeats(infos: Sequence[ConnectionInfo], timeout: float) -> list[boo
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            for s, _ in poller.poll(left * 1000):
+            for s, _ in poller.poll(int(left * 1000) + 1):
                 i = socks.pop(s)
                 s.recv()
                 answered[i] = True
@@ -308,14 +314,14 @@ def _judge(entries: list[KernelEntry], timeout: float, grace: float) -> list[Ker
         e = entries[i]
         assert e.info is not None
         if ok:
-            out[i] = dataclasses.replace(e, state=KernelState.ALIVE,
-                                         reason="heartbeat answered")
+            out[i] = dataclasses.replace(e, state=KernelState.ALIVE, reason="heartbeat answered")
             continue
         closed, why = _ports_closed(e.info)
         no_hb = f"no heartbeat within {timeout:g} s"
         if closed and e.age is not None and e.age < grace:
             out[i] = dataclasses.replace(
-                e, state=KernelState.UNKNOWN,
+                e,
+                state=KernelState.UNKNOWN,
                 reason=f"{no_hb}; {why}, but the file is {e.age:.0f} s old: starting or dead",
             )
         elif closed:
@@ -415,8 +421,11 @@ def prune(
         except OSError:
             unchanged = False
         if not unchanged:
-            kept.append(dataclasses.replace(e, state=KernelState.UNKNOWN,
-                                            reason="the file changed while it was checked"))
+            kept.append(
+                dataclasses.replace(
+                    e, state=KernelState.UNKNOWN, reason="the file changed while it was checked"
+                )
+            )
             continue
         files = _ipc_socket_files(e.info)
         if not dry_run:

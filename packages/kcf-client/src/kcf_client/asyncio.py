@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.asyncio
-
 from kcf_spec import Channel, Codec, ConnectionInfo
 
 from ._core import (
@@ -119,15 +118,17 @@ class KernelConnection:
         try:
             sock = self._ctx.socket(socket_type(channel))
         except zmq.ZMQError as exc:
-            raise map_zmq_error(exc, kernel=self.name, channel=channel, endpoint=endpoint,
-                                doing="create the socket") from exc
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, endpoint=endpoint, doing="create the socket"
+            ) from exc
         try:
             self._core.configure(sock, channel)
             sock.connect(endpoint)
         except zmq.ZMQError as exc:
             sock.close(0)
-            raise map_zmq_error(exc, kernel=self.name, channel=channel, endpoint=endpoint,
-                                doing="connect") from exc
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, endpoint=endpoint, doing="connect"
+            ) from exc
         return sock
 
     def _check_open(self) -> None:
@@ -154,8 +155,9 @@ class KernelConnection:
             except zmq.ZMQError as exc:
                 if self._closed:
                     return
-                self._failure = map_zmq_error(exc, kernel=self.name, channel=channel,
-                                              doing="receive")
+                self._failure = map_zmq_error(
+                    exc, kernel=self.name, channel=channel, doing="receive"
+                )
                 async with cond:
                     cond.notify_all()
                 return
@@ -186,8 +188,9 @@ class KernelConnection:
             self._socks[channel].send_multipart(frames, zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             self._core.forget(msg.msg_id)
-            raise map_zmq_error(exc, kernel=self.name, channel=channel,
-                                doing=f"send {msg_type}") from exc
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, doing=f"send {msg_type}"
+            ) from exc
         return msg
 
     async def get_reply(
@@ -199,8 +202,12 @@ class KernelConnection:
         """
         mid = request.msg_id
         try:
-            await self._wait(lambda: self._core.reply(channel, mid) is not None,
-                             (channel,), timeout, request.msg_type)
+            await self._wait(
+                lambda: self._core.reply(channel, mid) is not None,
+                (channel,),
+                timeout,
+                request.msg_type,
+            )
             reply = self._core.reply(channel, mid)
             assert reply is not None
             return reply
@@ -246,11 +253,18 @@ class KernelConnection:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     assert timeout is not None
-                    raise KernelTimeout(kernel=self.name, channel=channels[0],
-                                        timeout=timeout, request=request,
-                                        detail=self._core.timeout_detail())
-                wake = min(x for x in (deadline, next_check, next_send if resend else None)
-                           if x is not None)
+                    raise KernelTimeout(
+                        kernel=self.name,
+                        channel=channels[0],
+                        timeout=timeout,
+                        request=request,
+                        detail=self._core.timeout_detail(),
+                    )
+                wake = min(
+                    x
+                    for x in (deadline, next_check, next_send if resend else None)
+                    if x is not None
+                )
                 try:
                     await asyncio.wait_for(cond.wait(), max(0.0, wake - now))
                     misses = 0
@@ -298,8 +312,14 @@ class KernelConnection:
             return any(self._core.reply(Channel.SHELL, m) is not None for m in sent)
 
         try:
-            await self._wait(answered, (Channel.SHELL,), timeout, "kernel_info_request",
-                             check_alive=False, resend=again)
+            await self._wait(
+                answered,
+                (Channel.SHELL,),
+                timeout,
+                "kernel_info_request",
+                check_alive=False,
+                resend=again,
+            )
             reply = next(r for m in sent if (r := self._core.reply(Channel.SHELL, m)))
             return reply.content
         finally:
@@ -317,8 +337,14 @@ class KernelConnection:
         poke()
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            await self._wait(lambda: self._core.iopub_live, (Channel.IOPUB, Channel.SHELL),
-                             left, "kernel_info_request", resend=poke, resend_every=0.25)
+            await self._wait(
+                lambda: self._core.iopub_live,
+                (Channel.IOPUB, Channel.SHELL),
+                left,
+                "kernel_info_request",
+                resend=poke,
+                resend_every=0.25,
+            )
         finally:
             for m in sent:
                 self._core.forget(m)
@@ -343,9 +369,14 @@ class KernelConnection:
         msg = self.send(
             Channel.SHELL,
             "execute_request",
-            execute_content(code, silent=silent, store_history=store_history,
-                            user_expressions=user_expressions, allow_stdin=allow_stdin,
-                            stop_on_error=stop_on_error),
+            execute_content(
+                code,
+                silent=silent,
+                store_history=store_history,
+                user_expressions=user_expressions,
+                allow_stdin=allow_stdin,
+                stop_on_error=stop_on_error,
+            ),
             collect_iopub=True,
         )
         mid = msg.msg_id
@@ -353,7 +384,9 @@ class KernelConnection:
         try:
             await self._wait(
                 lambda: self._core.reply(Channel.SHELL, mid) is not None and self._core.idle(mid),
-                (Channel.SHELL, Channel.IOPUB), left, "execute_request",
+                (Channel.SHELL, Channel.IOPUB),
+                left,
+                "execute_request",
             )
             return self._core.execute_result(mid)
         finally:
@@ -372,16 +405,16 @@ class KernelConnection:
         t0 = time.perf_counter()
         try:
             await hb.send(b"ping")
-            if await hb.poll(timeout * 1000, zmq.POLLIN):
+            if await hb.poll(int(timeout * 1000)):
                 await hb.recv()
                 return time.perf_counter() - t0
         except zmq.ZMQError as exc:
             self._drop_heartbeat()
-            raise map_zmq_error(exc, kernel=self.name, channel=Channel.HB,
-                                doing="ping") from exc
+            raise map_zmq_error(exc, kernel=self.name, channel=Channel.HB, doing="ping") from exc
         self._drop_heartbeat()
-        raise KernelTimeout(kernel=self.name, channel=Channel.HB, timeout=timeout,
-                            request="heartbeat ping")
+        raise KernelTimeout(
+            kernel=self.name, channel=Channel.HB, timeout=timeout, request="heartbeat ping"
+        )
 
     async def is_alive(self, timeout: float = 1.0) -> bool:
         """``True`` when the heartbeat answers within ``timeout``."""
@@ -398,8 +431,9 @@ class KernelConnection:
 
     async def shutdown(self, restart: bool = False, timeout: float = 5.0) -> Mapping[str, Any]:
         """Ask the kernel to shut down (over control) and return the reply content."""
-        reply = await self.request(Channel.CONTROL, "shutdown_request", {"restart": restart},
-                                   timeout=timeout)
+        reply = await self.request(
+            Channel.CONTROL, "shutdown_request", {"restart": restart}, timeout=timeout
+        )
         return reply.content
 
     async def interrupt(self, timeout: float = 5.0) -> Mapping[str, Any]:
