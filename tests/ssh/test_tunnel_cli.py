@@ -119,6 +119,67 @@ class TestKcfSshOption:
         assert not list(tmp_path.glob("*-ssh.json"))
 
 
+class TestKcfConsoleOverSsh:
+    def test_kcf_console_ssh_evaluates_in_pty(
+        self, sshd: Any, kernel: Any, backend: str, tmp_path: Path
+    ) -> None:
+        """``kcf console FILE --ssh SERVER`` runs jupyter-console through the tunnel."""
+        import pty
+        import select
+
+        remote = _remote_file(kernel, tmp_path)
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kcf_client",
+                "console",  # options first: FILE then "-- ARGS" does not parse
+                "--ssh",
+                "kcf-plain",
+                "--ssh-backend",
+                backend,
+                "--ssh-config",
+                str(sshd.ssh_config),
+                "--",
+                str(remote),
+                "--simple-prompt",
+            ],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            env=dict(os.environ, TERM="dumb", JUPYTER_RUNTIME_DIR=str(tmp_path / "rt")),
+        )
+        os.close(slave)
+
+        def read_until(needle: bytes, timeout: float) -> bytes:
+            buf = b""
+            deadline = time.monotonic() + timeout
+            while needle not in buf and time.monotonic() < deadline:
+                if select.select([master], [], [], 0.2)[0]:
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:
+                        break
+                    buf += chunk
+            assert needle in buf, buf[-800:]
+            return buf
+
+        try:
+            read_until(b"In [", 60)
+            os.write(master, b"6*7\r")
+            out = read_until(b"Out[", 30) + read_until(b"In [", 30)
+            assert b"42" in out.split(b"Out[", 1)[1]
+            os.write(master, b"exit(keep_kernel=True)\r")  # plain exit shuts it down
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+
+
 def _children(pid: int) -> set[int]:
     out: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():

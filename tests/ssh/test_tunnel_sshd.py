@@ -548,6 +548,21 @@ class TestTunnelLifetime:
             time.sleep(0.05)
         assert not [k for k in kids if _pid_alive(k)]
 
+    def test_tunnel_connection_file_default_in_runtime_dir(
+        self, sshd: Any, sink: Any, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Opened from an info alone, the local file goes to the Jupyter runtime dir as
+        ``kernel-*-ssh.json`` (0600) and is removed by close()."""
+        monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+        with _open(sshd, _info_for(sink.port), backend, check=False) as tunnel:
+            path = tunnel.write_connection_file()
+            assert path.parent == tmp_path / "runtime"
+            assert path.name.startswith("kernel-")
+            assert path.name.endswith("-ssh.json")
+            assert path.stat().st_mode & 0o777 == 0o600
+            assert ConnectionInfo.load(path) == tunnel.local
+        assert not path.exists()
+
     def test_tunnel_context_manager_and_repr(self, sshd: Any, sink: Any, backend: str) -> None:
         """The tunnel is a context manager; repr names server and state."""
         with _open(sshd, _info_for(sink.port), backend, check=False) as tunnel:

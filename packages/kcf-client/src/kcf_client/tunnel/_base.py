@@ -156,10 +156,10 @@ class Tunnel(abc.ABC):
         try:
             self._shutdown()
         finally:
-            from kcf_kernel._write import remove_owned_file
+            from kcf_kernel import remove_connection_file
 
-            for path in self._written:
-                remove_owned_file(path, self.local.key)
+            for path in self._written:  # only while it still holds our key
+                remove_connection_file(path, self.local)
 
     def write_connection_file(self, path: StrPath | None = None) -> Path:
         """Write :attr:`local` as a connection file (0600, atomic) and return its path.
@@ -173,8 +173,7 @@ class Tunnel(abc.ABC):
 
         .. versionadded:: 0.1.0
         """
-        from kcf_kernel._paths import runtime_dir
-        from kcf_kernel._write import new_kernel_id, write_connection_file
+        from kcf_kernel import new_kernel_id, runtime_dir, write_connection_file
 
         if path is not None:
             target = Path(path)
