@@ -241,6 +241,8 @@ class OpenSSHTunnel(Tunnel):
         if options.password_callback is not None or options.passphrase_callback is not None:
             self._askpass = _AskpassServer(options)
             env.update(self._askpass.env())
+            if _ssh_version(ssh) < (8, 4) and "DISPLAY" not in env:
+                env["DISPLAY"] = ":0"  # before SSH_ASKPASS_REQUIRE, askpass needed a DISPLAY
         self._keeper = threading.Thread(
             target=self._keep, args=(env,), name=f"kcf-tunnel-ssh-{self.server}", daemon=True
         )
@@ -463,7 +465,6 @@ class _AskpassServer:
             "KCF_ASKPASS_SOCKET": str(self.socket_path),
             "KCF_ASKPASS_PYTHON": sys.executable,
             "KCF_ASKPASS_HELPER": str(helper),
-            "DISPLAY": os.environ.get("DISPLAY", ":kcf"),
         }
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind(str(self.socket_path))

@@ -121,8 +121,18 @@ def _connect(
                 server=options.server,
                 backend="paramiko",
             ) from exc
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _tune(sock)
     return _handshake(sock, cfg, options, deadline, stack)
+
+
+def _tune(sock: socket.socket) -> None:
+    """No Nagle delay; TCP keepalive so a vanished server is noticed (where supported)."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 def _direct(transport: Any, host: str, port: int, deadline: float) -> Any:
