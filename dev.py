@@ -60,8 +60,15 @@ def main(argv: list[str]) -> int:
     _ensure_tools()
     env = dict(os.environ)
     env["PATH"] = f"{_bin('python').parent}{os.pathsep}{env.get('PATH', '')}"
-    if "PYENV_VERSION" not in env and (versions := _pyenv_versions()):
-        env["PYENV_VERSION"] = versions
+    # pyenv's shim exports PYENV_VERSION (just the running version) to this process: add the
+    # other supported versions so that nox can find python3.10 ... python3.13.
+    if versions := _pyenv_versions():
+        current = [v for v in env.get("PYENV_VERSION", "").split(":") if v]
+        env["PYENV_VERSION"] = ":".join(
+            current + [v for v in versions.split(":") if v not in current]
+        )
+    # Interpreters come from this machine, never from a download.
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
     cmd = [str(_bin("nox")), "-f", str(ROOT / "noxfile.py")]
     for session in ALIASES.get(word, [word]):
         cmd += ["-s", session]
