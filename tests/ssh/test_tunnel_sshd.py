@@ -98,6 +98,12 @@ def _send_through(port: int, total: int) -> tuple[str, str]:
     return f"{h.hexdigest()} {total}", reply.decode()
 
 
+def _with_one_tunnel(sshd: Any, sink: Any, backend: str) -> None:
+    with _open(sshd, _info_for(sink.port), backend, check=False) as tunnel:
+        ours, theirs = _send_through(tunnel.local.port(Channel.CONTROL), 64 * 1024)
+    assert theirs == ours
+
+
 class Answers:
     """A password/passphrase callback answering from a list, recording every prompt."""
 
@@ -497,6 +503,20 @@ class TestTunnelLifetime:
         assert set(threading.enumerate()) <= threads
         assert _child_pids() <= children
         assert all(_port_free(p) for p in ports)
+
+    def test_tunnel_repeated_open_close_leaks_nothing(
+        self, sshd: Any, sink: Any, backend: str
+    ) -> None:
+        """Opening and closing many tunnels (an IDE's day) leaks no fd, thread or process."""
+        _with_one_tunnel(sshd, sink, backend)  # warm up lazy imports and caches
+        fds = len(os.listdir("/proc/self/fd"))
+        threads = set(threading.enumerate())
+        children = _child_pids()
+        for _ in range(8):
+            _with_one_tunnel(sshd, sink, backend)
+        assert len(os.listdir("/proc/self/fd")) <= fds
+        assert set(threading.enumerate()) <= threads
+        assert _child_pids() <= children
 
     def test_tunnel_sshd_killed_reports_died(
         self, doomed_sshd: Any, sink: Any, backend: str

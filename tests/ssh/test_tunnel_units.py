@@ -308,3 +308,17 @@ def test_import_tunnel_does_not_import_paramiko() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_paramiko_missing_gives_install_hint() -> None:
+    """Without paramiko, asking for its backend names the extra to install."""
+    code = (
+        "import sys; sys.modules['paramiko'] = None\n"
+        "from kcf_client.tunnel import BackendUnavailable, choose_backend\n"
+        "try:\n    choose_backend('paramiko')\n"
+        "except BackendUnavailable as e:\n    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "pip install 'kcf-client[ssh]'" in out

@@ -38,7 +38,7 @@ def choose_backend(backend: Backend = "auto") -> Literal["paramiko", "openssh"]:
         return "openssh"
     if backend not in ("auto", "paramiko"):
         raise SSHConfigError(f"unknown backend {backend!r}; use auto, paramiko or openssh")
-    if importlib.util.find_spec("paramiko") is None:
+    if not _paramiko_installed():
         raise BackendUnavailable(
             "no SSH backend: install paramiko (pip install 'kcf-client[ssh]') or the OpenSSH "
             "client (the ssh command)"
@@ -47,6 +47,13 @@ def choose_backend(backend: Backend = "auto") -> Literal["paramiko", "openssh"]:
             backend="paramiko",
         )
     return "paramiko"
+
+
+def _paramiko_installed() -> bool:
+    try:
+        return importlib.util.find_spec("paramiko") is not None
+    except ValueError:  # sys.modules["paramiko"] is None: import blocked
+        return False
 
 
 def open_tunnel(
