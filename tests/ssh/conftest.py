@@ -9,13 +9,14 @@ log; the client's keys (plain and passphrase-protected), ``known_hosts`` and an
 - ``kcf-jump2``: a two-hop chain, ``ProxyJump kcf-plain,USER@localhost:PORT`` (another
   name for the last hop: OpenSSH refuses a last hop equal to the target).
 - ``kcf-proxycmd``: likewise with ``ProxyCommand ssh -F CFG -W %h:%p kcf-plain``.
-- ``kcf-pw``: the password user (``kcftunnel``), password auth only.
+- ``kcf-pw``: the password user, password auth only.
 - ``kcf-enc``: the password user, key auth with the encrypted key only.
 
-The password user ``kcftunnel`` is a dedicated local account created here (``useradd``)
-when running as root, with a password from :mod:`secrets` set for this session
-(``chpasswd``); root's password is never touched. Without root the password tests fail
-(``KCF_REQUIRE_REAL_PARTS=1``) or skip.
+The password user is a dedicated local account made for this session only when running as
+root: ``useradd --system --no-create-home kcft<6 hex>``, a password from :mod:`secrets`
+(``chpasswd``), ``userdel`` at the end. A name per session, so that concurrent test runs
+never change each other's password; root's password is never touched. Without root the
+password tests fail (``KCF_REQUIRE_REAL_PARTS=1``) or skip.
 
 With ``KCF_REQUIRE_REAL_PARTS=1`` (set by ``.ci/run``) a server that cannot start FAILS the
 tests; without it, a developer machine lacking ``sshd`` skips them with the reason.
@@ -40,7 +41,7 @@ from pathlib import Path
 import pytest
 
 SSHD = "/usr/sbin/sshd"
-PW_USER = "kcftunnel"
+PW_USER_PREFIX = "kcft"
 PASSPHRASE = "correct horse battery staple"
 
 pytestmark = pytest.mark.ssh
@@ -77,31 +78,34 @@ def _keygen(path: Path, passphrase: str = "") -> None:
     )
 
 
-def _ensure_password_user() -> str | None:
-    """Create (if needed) the dedicated password user; set a fresh password. Root only."""
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
+def _make_password_user() -> tuple[str, str] | None:
+    """Create this session's password user; return (name, password). Root only."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("chpasswd") is None:
         return None
-    exists = subprocess.run(["id", PW_USER], capture_output=True, check=False).returncode == 0
-    if not exists:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/bin/sh",
-                "--comment",
-                "kcf test user (ssh password tests)",
-                PW_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
+    name = PW_USER_PREFIX + secrets.token_hex(3)
+    subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/bin/sh",
+            "--comment",
+            "kcf ssh tests (temporary)",
+            name,
+        ],
+        check=True,
+        capture_output=True,
+    )
     password = "pw-" + secrets.token_urlsafe(12)
-    subprocess.run(["chpasswd"], input=f"{PW_USER}:{password}\n", text=True, check=True)
-    return password
+    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+    return name, password
+
+
+def _remove_password_user(name: str) -> None:
+    subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
 @dataclasses.dataclass
@@ -119,6 +123,7 @@ class SSHServer:
     log: Path
     password: str | None
     ipv6: bool
+    pw_user: str = PW_USER_PREFIX
     passphrase: str = PASSPHRASE
 
     @property
@@ -164,6 +169,7 @@ def start_sshd(
     base: Path,
     *,
     password: str | None,
+    pw_user: str = PW_USER_PREFIX,
     client_key: Path | None = None,
     encrypted_key: Path | None = None,
 ) -> SSHServer:
@@ -191,7 +197,7 @@ def start_sshd(
     auth.mkdir(mode=0o755, exist_ok=True)
     user = os.environ.get("USER") or __import__("getpass").getuser()
     (auth / user).write_text(Path(f"{client_key}.pub").read_text())
-    (auth / PW_USER).write_text(Path(f"{encrypted_key}.pub").read_text())
+    (auth / pw_user).write_text(Path(f"{encrypted_key}.pub").read_text())
     for f in auth.iterdir():
         f.chmod(0o644)
     ipv6 = _ipv6_loopback()
@@ -260,6 +266,7 @@ def start_sshd(
         log=log,
         password=password,
         ipv6=ipv6,
+        pw_user=pw_user,
     )
     known.write_text(server.host_key_lines)
     known.chmod(0o600)
@@ -271,8 +278,8 @@ def start_sshd(
         f"Host kcf-jump2\n{common}  User {user}\n  ProxyJump kcf-plain,{user}@localhost:{port}\n"
         f"Host kcf-proxycmd\n{common}  User {user}\n"
         f"  ProxyCommand {shutil.which('ssh')} -F {cfg} -o BatchMode=yes -W %h:%p kcf-plain\n"
-        f"Host kcf-pw\n{common}  User {PW_USER}\n  PubkeyAuthentication no\n"
-        f"Host kcf-enc\n{common}  User {PW_USER}\n  IdentityFile {encrypted_key}\n"
+        f"Host kcf-pw\n{common}  User {pw_user}\n  PubkeyAuthentication no\n"
+        f"Host kcf-enc\n{common}  User {pw_user}\n  IdentityFile {encrypted_key}\n"
         "  PasswordAuthentication no\n"
         "Host *\n"
         f"  IdentityFile {client_key}\n"
@@ -291,11 +298,22 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     """The session's private sshd (key and, as root, password auth)."""
     saved = os.environ.pop("SSH_AUTH_SOCK", None)  # never the developer's agent
     base = Path(tempfile.mkdtemp(prefix="kcf-sshd-"))
-    server = start_sshd(base, password=_ensure_password_user())
+    made = _make_password_user()
+    try:
+        if made is None:
+            server = start_sshd(base, password=None)
+        else:
+            server = start_sshd(base, password=made[1], pw_user=made[0])
+    except BaseException:
+        if made is not None:
+            _remove_password_user(made[0])
+        raise
     try:
         yield server
     finally:
         server.stop()
+        if made is not None:
+            _remove_password_user(made[0])
         shutil.rmtree(base, ignore_errors=True)
         if saved is not None:
             os.environ["SSH_AUTH_SOCK"] = saved
