@@ -170,6 +170,7 @@ def build_argv(
         "ControlPath": "none",
         "PermitLocalCommand": "no",
         "RequestTTY": "no",
+        "LogLevel": "INFO",  # stderr is ours (never shown raw): keep the lines errors quote
     }
     if _ssh_version(ssh) >= (8, 7):
         opts["ForkAfterAuthentication"] = "no"
