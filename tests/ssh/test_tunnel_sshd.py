@@ -350,6 +350,7 @@ class TestTunnelRoutes:
         with pytest.raises(ForwardRefused) as err:
             _open(sshd, _info_for(dead), backend)
         assert err.value.target == ("127.0.0.1", dead)
+        assert "connect failed" in str(err.value).lower()  # the server's reason, quoted
         assert {t.ident for t in threading.enumerate()} <= before
 
 
