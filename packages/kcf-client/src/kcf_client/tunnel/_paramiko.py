@@ -11,6 +11,7 @@ joined by :meth:`ParamikoTunnel.close`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import selectors
 import signal
@@ -47,6 +48,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 __all__ = ["ParamikoTunnel", "open_paramiko"]
+
+# paramiko logs refused channels and failed handshakes at ERROR; with no logging set up,
+# Python's last-resort handler would print them on stderr. We report them as exceptions,
+# so keep them off the terminal unless the application configures logging (then they
+# still propagate to its handlers).
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 _CHUNK = 64 * 1024
 _WINDOW = 8 * 1024 * 1024
