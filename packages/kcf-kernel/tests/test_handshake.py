@@ -71,10 +71,10 @@ class TestLaunchHandshake:
         """A report signed with another key is refused; the launcher times out saying so."""
         script = textwrap.dedent(
             """
-            import dataclasses, sys, kcf_kernel
+            import sys, kcf_kernel
             from kcf_spec import RegistrationInfo
             reg = RegistrationInfo.load(sys.argv[1])
-            forged = dataclasses.replace(reg, key=b"not-the-key")
+            forged = reg.replace(key=b"not-the-key")
             try:
                 kcf_kernel.handshake_kernel(forged, timeout=30)
             except kcf_kernel.HandshakeTimeout:

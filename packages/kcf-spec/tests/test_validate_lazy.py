@@ -56,3 +56,34 @@ def test_validate_valid_file_does_not_import_jsonschema(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False", "True", "/hb_port"]
+
+
+LAZY_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import kcf_spec
+    after_import = sorted({"dataclasses", "inspect", "pathlib", "copy"} & set(sys.modules))
+    info = kcf_spec.ConnectionInfo.loads(sys.argv[1])
+    codec = kcf_spec.Codec.from_connection(info)
+    header = kcf_spec.Header("m", "kernel_info_request", "s")
+    frames = codec.serialize(kcf_spec.Message(header, content={"a": 1}))
+    assert codec.parse(frames).content == {"a": 1}
+    assert info.replace(ip="127.0.0.2") != info
+    after_use = sorted({"dataclasses", "inspect", "pathlib", "copy"} & set(sys.modules))
+    print(after_import, after_use)
+    """
+)
+
+
+def test_import_does_not_import_dataclasses_inspect_or_pathlib() -> None:
+    """Importing kcf_spec, loading a file and round-tripping a message import neither
+    dataclasses (nor the inspect it pulls in), pathlib nor copy."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LAZY_SCRIPT, json.dumps(GOOD)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[]", "[]"]

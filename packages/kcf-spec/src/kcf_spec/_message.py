@@ -1,15 +1,20 @@
-"""``Header`` and ``Message``: the values a Jupyter message is made of."""
+"""``Header`` and ``Message``: the values a Jupyter message is made of.
+
+They are hand-written slotted classes (see :mod:`._frozen`), not dataclasses, because
+importing :mod:`dataclasses` pulls in :mod:`inspect`: about 8 ms of a ~90 ms fresh process.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ._errors import MalformedMessage
+from ._frozen import FACTORY, Frozen
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -82,8 +87,7 @@ def _parse_date(text: str) -> _dt.datetime:
         ) from None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Header:
+class Header(Frozen):
     """A message header (messaging protocol 5).
 
     ``date`` is kept exactly as written on the wire; :attr:`datetime` parses it. Fields
@@ -102,23 +106,47 @@ class Header:
     .. versionadded:: 0.1.0
     """
 
+    __match_args__ = ("msg_id", "msg_type", "session", "username", "date", "version", "extras")
+    __slots__ = __match_args__
+    _key = attrgetter(*__match_args__)
+    _hash_key = attrgetter(*__match_args__[:-1])  # all but extras
+
     msg_id: str
     msg_type: str
     session: str
-    username: str = "kcf"
-    date: str = dataclasses.field(default_factory=utc_now_iso)
-    version: str = PROTOCOL_VERSION
-    extras: Mapping[str, Any] = dataclasses.field(default_factory=lambda: _EMPTY, hash=False)
+    username: str
+    date: str
+    version: str
+    extras: Mapping[str, Any]
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        msg_id: str,
+        msg_type: str,
+        session: str,
+        username: str = "kcf",
+        date: str = FACTORY,
+        version: str = PROTOCOL_VERSION,
+        extras: Mapping[str, Any] = FACTORY,
+    ) -> None:
+        if date is FACTORY:
+            date = utc_now_iso()
+        if extras is FACTORY:
+            extras = _EMPTY
+        _set = object.__setattr__
+        _set(self, "msg_id", msg_id)
+        _set(self, "msg_type", msg_type)
+        _set(self, "session", session)
+        _set(self, "username", username)
+        _set(self, "date", date)
+        _set(self, "version", version)
         for name in HEADER_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, str):
                 raise TypeError(f"Header.{name} must be str, not {type(value).__name__}")
-        extras = self.extras
         if type(extras) is not MappingProxyType:
             extras = MappingProxyType(dict(extras))
-            object.__setattr__(self, "extras", extras)
+        _set(self, "extras", extras)
         if extras:
             clash = _HEADER_FIELD_SET.intersection(extras)
             if clash:
@@ -244,8 +272,7 @@ def _iso(value: _dt.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Message:
+class Message(Frozen):
     """One Jupyter message: a header, its parent's header, metadata, content and buffers.
 
     The mappings are the decoded JSON objects, not copied: treat them as read-only.
@@ -264,14 +291,41 @@ class Message:
     .. versionadded:: 0.1.0
     """
 
-    header: Header
-    parent_header: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
-    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
-    content: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
-    buffers: tuple[bytes, ...] = ()
-    identities: tuple[bytes, ...] = ()
+    __match_args__ = (
+        "header",
+        "parent_header",
+        "metadata",
+        "content",
+        "buffers",
+        "identities",
+    )
+    __slots__ = __match_args__
+    _key = attrgetter(*__match_args__)
+    _hash_key = attrgetter("header", "buffers", "identities")  # the mappings are not hashable
 
-    def __post_init__(self) -> None:
+    header: Header
+    parent_header: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    content: Mapping[str, Any]
+    buffers: tuple[bytes, ...]
+    identities: tuple[bytes, ...]
+
+    def __init__(
+        self,
+        header: Header,
+        parent_header: Mapping[str, Any] = FACTORY,
+        metadata: Mapping[str, Any] = FACTORY,
+        content: Mapping[str, Any] = FACTORY,
+        buffers: tuple[bytes, ...] = (),
+        identities: tuple[bytes, ...] = (),
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "header", header)
+        _set(self, "parent_header", {} if parent_header is FACTORY else parent_header)
+        _set(self, "metadata", {} if metadata is FACTORY else metadata)
+        _set(self, "content", {} if content is FACTORY else content)
+        _set(self, "buffers", buffers)
+        _set(self, "identities", identities)
         if type(self.header) is not Header:
             raise TypeError(f"Message.header must be a Header, not {type(self.header).__name__}")
         for name in ("parent_header", "metadata", "content"):

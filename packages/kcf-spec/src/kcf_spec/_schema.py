@@ -8,17 +8,17 @@ when a document has to be explained, never on the fast path.
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConnectionFileError
 from ._validate import SCHEMA_NAMES, SIGNATURE_SCHEMES, Kind, check
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from jsonschema.exceptions import ValidationError
 
 __all__ = ["SCHEMA_FILES", "schema_dir", "schema_path", "load_schema", "explain"]
@@ -31,8 +31,6 @@ SCHEMA_FILES: dict[str, str] = {
     "port-report": "port-report.schema.json",
 }
 
-_HERE = Path(__file__).resolve().parent
-
 
 @functools.lru_cache(maxsize=1)
 def schema_dir() -> Path:
@@ -42,11 +40,14 @@ def schema_dir() -> Path:
     Raises:
         FileNotFoundError: neither exists (a broken install).
     """
-    for candidate in (_HERE / "schema", _HERE.parents[3] / "schema"):
+    from pathlib import Path  # imported on first use: pathlib costs ~4 ms at import
+
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schema", here.parents[3] / "schema"):
         if (candidate / SCHEMA_FILES["connection"]).is_file():
             return candidate
     raise FileNotFoundError(
-        f"kcf_spec: no schema directory in {_HERE} or in the source tree; reinstall kcf-spec"
+        f"kcf_spec: no schema directory in {here} or in the source tree; reinstall kcf-spec"
     )
 
 
@@ -81,6 +82,8 @@ def load_schema(name: str) -> dict[str, Any]:
 
     .. versionadded:: 0.1.0
     """
+    import copy
+
     return copy.deepcopy(_load(SCHEMA_NAMES.get(name, name)))
 
 
