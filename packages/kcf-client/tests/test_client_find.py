@@ -98,6 +98,91 @@ class TestFindConnectionFile:
         for q in ("only", "kernel-*.json", "kernel-only.json"):
             assert str(find_connection_file(q, path=tmp_path)) == theirs(q, path=[str(tmp_path)])
 
+    def test_find_exact_name_does_not_list_directories(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An exact file name is found by a lookup alone; no directory is listed."""
+        f = touch(tmp_path / "kernel-abc.json", 1)
+        touch(tmp_path / "kernel-abc.json.newer", 9)
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("listed a directory")
+
+        monkeypatch.setattr(os, "listdir", refuse)
+        monkeypatch.setattr(os, "scandir", refuse)
+        assert find_connection_file("kernel-abc.json", path=tmp_path) == f
+        assert find_connection_file(str(f), path=[]) == f
+
+    def test_find_ties_across_dirs_broken_by_dir(self, tmp_path: Path) -> None:
+        """Equal mtimes in several directories resolve to the smallest directory path."""
+        a, b = tmp_path / "a", tmp_path / "b"
+        a.mkdir()
+        b.mkdir()
+        touch(b / "kernel-1.json", 7)
+        touch(a / "kernel-2.json", 7)
+        touch(b / "kernel-0.json", 3)
+        assert find_connection_file("kernel-*.json", path=[b, a]) == a / "kernel-2.json"
+
+    def test_find_newest_across_dirs_wins(self, tmp_path: Path) -> None:
+        """The newest match wins whichever directory it is in."""
+        a, b = tmp_path / "a", tmp_path / "b"
+        a.mkdir()
+        b.mkdir()
+        touch(a / "kernel-1.json", 5)
+        touch(b / "kernel-2.json", 6)
+        assert find_connection_file("kernel", path=[a, b]) == b / "kernel-2.json"
+
+    def test_find_skips_hidden_names_unless_pattern_is_hidden(self, tmp_path: Path) -> None:
+        """As glob: '*' does not match a leading dot; a pattern starting with '.' does."""
+        touch(tmp_path / ".kernel-h.json", 9)
+        touch(tmp_path / "kernel-v.json", 1)
+        assert find_connection_file("*.json", path=tmp_path).name == "kernel-v.json"
+        assert find_connection_file("kernel", path=tmp_path).name == "kernel-v.json"
+        assert find_connection_file(".k*", path=tmp_path).name == ".kernel-h.json"
+
+    def test_find_glob_with_directory_part(self, tmp_path: Path) -> None:
+        """A pattern with a directory part is searched under each directory."""
+        (tmp_path / "sub").mkdir()
+        f = touch(tmp_path / "sub" / "kernel-s.json", 1)
+        touch(tmp_path / "kernel-top.json", 2)
+        assert find_connection_file("sub/kernel-*.json", path=tmp_path) == f
+
+    def test_find_glob_error_names_pattern_and_dirs(self, tmp_path: Path) -> None:
+        """A glob matching nothing raises with the glob as given and every directory."""
+        touch(tmp_path / "other.txt", 1)
+        with pytest.raises(ConnectionFileNotFound) as info:
+            find_connection_file("kernel-*.json", path=[tmp_path, tmp_path / "missing"])
+        assert info.value.pattern == "kernel-*.json"
+        assert info.value.searched == (str(tmp_path), str(tmp_path / "missing"))
+
+    def test_find_expands_user_and_vars(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """'$VAR' in the directory and in the name are expanded."""
+        f = touch(tmp_path / "kernel-v.json", 1)
+        monkeypatch.setenv("KCF_TEST_DIR", str(tmp_path))
+        monkeypatch.setenv("KCF_TEST_ID", "v")
+        assert find_connection_file("kernel-$KCF_TEST_ID.json", path="$KCF_TEST_DIR") == f
+
+
+_glob_names = st.lists(
+    st.text(alphabet="ab.-[]*?!", min_size=1, max_size=5), max_size=12, unique=True
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=_glob_names, pattern=st.text(alphabet="ab.-*?[]!", min_size=1, max_size=5))
+def test_select_agrees_with_fnmatch_and_glob_hiding(names: list[str], pattern: str) -> None:
+    """Name matching gives fnmatch.filter's answer, minus hidden names as glob hides them."""
+    import fnmatch
+
+    from kcf_client._find import _select
+
+    expected = [
+        n for n in fnmatch.filter(names, pattern) if pattern.startswith(".") or n[:1] != "."
+    ]
+    assert _select(names, pattern) == expected
+
 
 _names = st.lists(
     st.tuples(
