@@ -38,6 +38,7 @@ TEST_DEPS = [
     "ipykernel>=6.29",
     "jupyter-console>=6.6",
     "jsonschema-rs>=0.26",
+    "hatchling>=1.26",  # the build test builds kcf-spec's sdist and wheel
     "tomli>=2; python_version < '3.11'",
 ]
 
