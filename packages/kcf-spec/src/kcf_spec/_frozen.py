@@ -5,8 +5,9 @@ are hand-written slotted classes rather than ``@dataclass(frozen=True, slots=Tru
 because importing :mod:`dataclasses` pulls in :mod:`inspect`, about 8 ms of a ~90 ms
 fresh process. This base gives them what the decorator did: immutability (raising
 :class:`dataclasses.FrozenInstanceError`), ``==`` over every field between instances of
-the same class, a ``hash`` over the hashable fields, the field-by-field ``repr``,
-``copy``/``pickle`` state, and ``replace`` (also as ``copy.replace`` on Python 3.13+).
+the same class, a ``hash`` over the hashable fields, the field-by-field ``repr``, the
+``__getstate__``/``__setstate__`` pair ``copy.copy`` uses, and ``replace`` (also as
+``copy.replace`` on Python 3.13+).
 Each subclass declares ``__match_args__`` (every ``__init__`` parameter, in order, which
 is also its ``__slots__``) and two :func:`operator.attrgetter`: ``_key`` (every field)
 and ``_hash_key`` (the fields the hash covers).
