@@ -55,6 +55,7 @@ from ._errors import (
 __all__ = ["OpenSSHTunnel", "open_openssh", "find_ssh"]
 
 _PORT_TRIES = 4
+_LISTENING = re.compile(r"debug1: Local forwarding listening on 127\.0\.0\.1 port (\d+)\.")
 _TAIL = 20
 
 
@@ -170,7 +171,9 @@ def build_argv(
         "ControlPath": "none",
         "PermitLocalCommand": "no",
         "RequestTTY": "no",
-        "LogLevel": "INFO",  # stderr is ours (never shown raw): keep the lines errors quote
+        # stderr is ours (never shown raw): DEBUG1 says when each forward listens, and keeps
+        # the lines errors quote. Debug lines are read for that, not kept.
+        "LogLevel": "DEBUG1",
     }
     if _ssh_version(ssh) >= (8, 7):
         opts["ForkAfterAuthentication"] = "no"
@@ -232,7 +235,8 @@ class OpenSSHTunnel(Tunnel):
         super().__init__(remote, ports, options, connection_file)
         self.argv = build_argv(ssh, remote, ports, options)
         self._tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
-        self._lines_seen = 0
+        self._listening: set[int] = set()
+        self._ready = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._spawn_errors: list[OSError] = []
         self._started = threading.Event()
@@ -287,13 +291,21 @@ class OpenSSHTunnel(Tunnel):
         try:
             for raw in proc.stderr:
                 line = raw.decode("utf-8", "replace").strip()
-                if line:
+                if line.startswith("debug"):
+                    self._note_debug(line)
+                elif line:
                     self._tail.append(line)
-                    self._lines_seen += 1
         finally:
             proc.stderr.close()
             proc.wait()
             self._exited.set()
+
+    def _note_debug(self, line: str) -> None:
+        m = _LISTENING.match(line)
+        if m is not None:
+            self._listening.add(int(m.group(1)))
+            if self._listening >= set(self.local.ports.values()):
+                self._ready.set()
 
     # -- startup ----------------------------------------------------------------------------
 
@@ -301,14 +313,19 @@ class OpenSSHTunnel(Tunnel):
         proc = self._proc
         assert proc is not None
         ports = set(self.local.ports.values())
+        started = time.monotonic()
         try:
             while True:
-                if self._exited.wait(0.005):
+                # ssh says when each forward listens; a check of /proc (Linux) or the ports
+                # confirms they are ssh's own sockets before we say the tunnel is up.
+                ready = self._ready.wait(0.02)
+                if self._exited.is_set():
                     self._keeper.join(5)
                     raise self._classify()
                 if self._askpass is not None and self._askpass.error is not None:
                     raise self._askpass.error
-                if _listening(proc.pid, ports):
+                slow = time.monotonic() - started > 0.5  # an ssh that words it differently
+                if (ready or slow) and _listening(proc.pid, ports):
                     return
                 if time.monotonic() >= deadline:
                     raise ConnectTimeout(
