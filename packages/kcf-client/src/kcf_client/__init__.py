@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ._blocking import KernelConnection, connect
     from ._compat import get_connection_file, get_connection_info
     from ._console import connect_qtconsole, console_argv, launch_console
-    from ._core import ErrorInfo, ExecuteResult
     from ._listing import (
         DEFAULT_GRACE,
         DEFAULT_PATTERN,
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
         list_kernels,
         prune,
     )
+    from ._results import ErrorInfo, ExecuteResult
 
 __version__ = "0.1.0"
 
@@ -78,8 +78,8 @@ __all__ = [
 _LAZY = {
     "connect": "_blocking",
     "KernelConnection": "_blocking",
-    "ExecuteResult": "_core",
-    "ErrorInfo": "_core",
+    "ExecuteResult": "_results",
+    "ErrorInfo": "_results",
     "list_kernels": "_listing",
     "prune": "_listing",
     "KernelEntry": "_listing",

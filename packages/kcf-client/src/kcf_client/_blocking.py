@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 import zmq
 from kcf_spec import Channel, Codec, ConnectionInfo
 
-from ._core import Core, ExecuteResult, execute_content, probe_ports_closed, resolve, socket_type
+from ._core import Core, execute_content, probe_ports_closed, resolve, socket_type
 from ._errors import ConnectionClosed, KernelTimeout, map_zmq_error
 
 if TYPE_CHECKING:
     from kcf_spec import Message
+
+    from ._results import ExecuteResult
 
 __all__ = ["KernelConnection", "connect"]
 

@@ -31,16 +31,9 @@ import zmq
 import zmq.asyncio
 from kcf_spec import Channel, Codec, ConnectionInfo
 
-from ._core import (
-    Core,
-    ErrorInfo,
-    ExecuteResult,
-    execute_content,
-    probe_ports_closed,
-    resolve,
-    socket_type,
-)
+from ._core import Core, execute_content, probe_ports_closed, resolve, socket_type
 from ._errors import ConnectionClosed, KernelTimeout, map_zmq_error
+from ._results import ErrorInfo, ExecuteResult
 
 if TYPE_CHECKING:
     from kcf_spec import Message
