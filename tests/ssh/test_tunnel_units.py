@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from kcf_client.tunnel import (
     AuthenticationFailed,
@@ -239,6 +239,41 @@ class TestOpenSSHArgv:
         """A known_hosts path with blanks and % is quoted and %-escaped for ssh."""
         argv = self._argv(known_hosts=Path("/tmp/my dir/100%/kh"))
         assert 'UserKnownHostsFile="/tmp/my dir/100%%/kh"' in argv
+
+
+class TestOpenSSHQuoting:
+    @settings(max_examples=25)
+    @given(
+        st.text(
+            st.characters(blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp")),
+            min_size=1,
+            max_size=30,
+        )
+    )
+    def test_openssh_quote_read_back_by_ssh(self, name: str) -> None:
+        """Whatever a path holds (%, quotes, backslashes...), ssh reads back the same path."""
+        from kcf_client.tunnel._openssh import _quote
+
+        assume("${" not in name)  # refused: see the next test
+        path = "/tmp/" + name
+        out = subprocess.run(
+            ["ssh", "-G", "-F", "/dev/null", "-o", f"UserKnownHostsFile={_quote(path)}", "h"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=True,
+        ).stdout
+        got = [
+            ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith("userknownhostsfile ")
+        ]
+        assert got == [path]
+
+    def test_openssh_quote_refuses_env_expansion(self) -> None:
+        """A path with ``${`` (expanded by ssh, not escapable) is refused, not mangled."""
+        from kcf_client.tunnel._openssh import _quote
+
+        with pytest.raises(SSHConfigError, match="environment"):
+            _quote("/tmp/${HOME}/kh")
 
 
 class TestSSHConfig:

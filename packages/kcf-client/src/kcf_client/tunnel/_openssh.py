@@ -140,9 +140,26 @@ def _free_ports() -> dict[Channel, int]:
             s.close()
 
 
+def _path_arg(path: str) -> str:
+    """A file path for ssh: ``%`` escaped (ssh expands ``%`` tokens in file options).
+
+    Raises:
+        SSHConfigError: the path holds ``${``, which ssh expands as an environment
+            variable with no way to escape it.
+    """
+    if "${" in path:
+        raise SSHConfigError(
+            f"the path {path!r} contains '${{', which ssh would expand as an environment "
+            "variable; use another path or the paramiko backend",
+            backend="openssh",
+        )
+    return path.replace("%", "%%")
+
+
 def _quote(value: str) -> str:
-    """A value for ``-o Key=VALUE``: ``%`` escaped, quoted when it has blanks or quotes."""
-    value = value.replace("%", "%%")
+    """A path for ``-o Key=VALUE``: escaped as :func:`_path_arg`, quoted when it has
+    blanks, quotes or backslashes (ssh splits ``-o`` values like config lines)."""
+    value = _path_arg(value)
     if any(ch in value for ch in " \t\"\\'"):
         value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return value
@@ -183,7 +200,7 @@ def build_argv(
     for key, value in opts.items():
         argv += ["-o", f"{key}={value}"]
     if options.identity_file is not None:
-        argv += ["-i", os.fspath(options.identity_file).replace("%", "%%")]
+        argv += ["-i", _path_arg(os.fspath(options.identity_file))]
     for channel, (host, port) in targets(remote).items():
         argv += ["-L", f"127.0.0.1:{ports[channel]}:{_bracket(host)}:{port}"]
     spec = options.spec
