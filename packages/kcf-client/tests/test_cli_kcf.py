@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kcf_client._cli import main
+from kcf_client._cli import _parse, main
 
 pytestmark = pytest.mark.interop
 
@@ -148,3 +148,26 @@ class TestCliSubprocess:
         assert p.returncode == 0
         assert "exit codes" in p.stdout
         assert "130" in p.stdout
+
+
+class TestCliParse:
+    def test_parse_console_file_then_dashdash_args(self) -> None:
+        """``kcf console FILE -- ARGS`` gives FILE to kcf and ARGS to the console."""
+        args = _parse(["console", "kernel-1.json", "--", "--simple-prompt", "--x=1"])
+        assert args.file == "kernel-1.json"
+        assert args.extra == ["--simple-prompt", "--x=1"]
+
+    def test_parse_start_argv_after_dashdash(self) -> None:
+        """``kcf start -- ARGV`` passes ARGV (options included) as the kernel command."""
+        args = _parse(
+            ["start", "--kernel", "example", "--", "python", "-m", "k", "-f", "{connection_file}"]
+        )
+        assert args.kernel == "example"
+        assert args.argv == ["python", "-m", "k", "-f", "{connection_file}"]
+
+    def test_parse_dashdash_refused_where_nothing_takes_it(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A command without a program to start refuses arguments after ``--`` (exit 2)."""
+        assert main(["ping", "kernel-1.json", "--", "x"]) == 2
+        assert "takes no arguments after '--'" in capsys.readouterr().err

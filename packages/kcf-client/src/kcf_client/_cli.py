@@ -690,6 +690,31 @@ def _exit_code(exc: BaseException) -> int:
     return ERROR
 
 
+def _parse(args_list: list[str]) -> argparse.Namespace:
+    """Parse ``kcf`` arguments; everything after the first ``--`` goes to the started program.
+
+    argparse cannot place ``--`` arguments after an optional positional
+    (``kcf console FILE -- ARGS``), so they are split off first and given to the command's
+    ``extra`` (console) or ``argv`` (start) list.
+
+    Raises:
+        _UsageError: bad arguments, or arguments after ``--`` for a command without any.
+    """
+    trailing: list[str] | None = None
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, trailing = args_list[:cut], args_list[cut + 1 :]
+    args = _parser().parse_args(args_list)
+    if trailing is not None:
+        slot = next(
+            (n for n in ("extra", "argv") if isinstance(getattr(args, n, None), list)), None
+        )
+        if slot is None:
+            raise _UsageError(f"'kcf {args.command}' takes no arguments after '--'")
+        getattr(args, slot).extend(trailing)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kcf`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
 
@@ -698,9 +723,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kcf_spec import KcfError
 
     args_list = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args_list
     try:
-        args = _parser().parse_args(args_list)
+        args = _parse(args_list)
     except _UsageError as exc:
         print(f"kcf: error: {exc}", file=sys.stderr)
         return USAGE
