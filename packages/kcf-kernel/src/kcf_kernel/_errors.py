@@ -15,6 +15,7 @@ __all__ = [
     "RuntimeDirError",
     "WriteError",
     "InsecureWriteError",
+    "InsecureWriteWarning",
     "PortAllocationError",
     "BindError",
     "SocketPathTooLong",
@@ -82,17 +83,39 @@ class InsecureWriteError(WriteError, PermissionError):
 
     Attributes:
         mode: the mode the file system gave the file.
+        chmod_error: what ``chmod`` to 0600 failed with (``"Operation not permitted"``...),
+            or ``None`` when it "succeeded" without effect (the file system ignores modes).
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, path: str | os.PathLike[str], mode: int) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], mode: int, *, chmod_error: str | None = None
+    ) -> None:
         self.mode = mode
+        self.chmod_error = chmod_error
         super().__init__(
             path,
-            f"the file system gave it mode {oct(mode)} instead of 0o600 "
+            f"{insecure_mode_reason(mode, 0o600, chmod_error)} "
             "(set JUPYTER_ALLOW_INSECURE_WRITES=1 to accept that, with a warning)",
         )
+
+
+class InsecureWriteWarning(UserWarning):
+    """A file or directory was left with a mode other than 0600 / 0700 because
+    ``JUPYTER_ALLOW_INSECURE_WRITES`` is set and the file system refused the private mode.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+def insecure_mode_reason(mode: int, wanted: int, chmod_error: str | None) -> str:
+    """What the file system did when asked for ``wanted``, in words (for errors and warnings)."""
+    if chmod_error is not None:
+        did = f"refused chmod {oct(wanted)} ({chmod_error})"
+    else:
+        did = f"accepted chmod {oct(wanted)} without effect (it ignores permission changes)"
+    return f"the file system {did}: the mode is {oct(mode)}, not {oct(wanted)}"
 
 
 class PortAllocationError(_Message, KcfError, OSError):

@@ -16,12 +16,14 @@ each of these settings, so the two cannot drift apart silently.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
+import warnings
 from pathlib import Path
 
-from ._errors import RuntimeDirError
+from ._errors import InsecureWriteWarning, RuntimeDirError, insecure_mode_reason
 
 __all__ = ["runtime_dir", "jupyter_data_dir", "ensure_private_dir", "env_flag"]
 
@@ -110,10 +112,15 @@ def runtime_dir(*, create: bool = True) -> Path:
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` with mode 0700 when it is missing (parents with the default mode).
 
-    An existing directory is left as it is: it may be shared on purpose.
+    An existing directory is left as it is: it may be shared on purpose. A directory this
+    call creates must end up 0700: when the file system will not have it (CIFS, WSL drvfs...),
+    the new directory is removed again and :class:`RuntimeDirError` says so, unless
+    ``JUPYTER_ALLOW_INSECURE_WRITES`` is set (then it is kept, with an
+    :class:`InsecureWriteWarning`).
 
     Raises:
-        RuntimeDirError: it cannot be created, or it exists and is not a directory.
+        RuntimeDirError: it cannot be created, it exists and is not a directory, or the
+            file system will not give the new directory mode 0700.
     """
     try:
         st = os.stat(path)
@@ -135,7 +142,7 @@ def ensure_private_dir(path: Path) -> None:
             if not path.is_dir():
                 raise RuntimeDirError(path, "exists and is not a directory") from None
             return  # created concurrently by someone else
-        os.chmod(path, 0o700)  # the umask may have taken bits away; 0700 exactly
+        _make_private_dir(path)
     except RuntimeDirError:
         raise
     except (FileExistsError, NotADirectoryError) as exc:
@@ -144,3 +151,32 @@ def ensure_private_dir(path: Path) -> None:
         ) from exc
     except OSError as exc:
         raise RuntimeDirError(path, f"cannot be created: {exc.strerror}") from exc
+
+
+def _make_private_dir(path: Path) -> None:
+    """Give the directory just created mode 0700 exactly (the umask may have taken bits away),
+    or remove it and raise when the file system will not."""
+    chmod_error = None
+    try:
+        os.chmod(path, 0o700)
+    except OSError as exc:  # CIFS, WSL drvfs... refuse it (EPERM)
+        chmod_error = exc.strerror or str(exc)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if os.name == "nt" or mode == 0o700:  # on Windows POSIX modes do not apply
+        return
+    reason = insecure_mode_reason(mode, 0o700, chmod_error)
+    if env_flag("JUPYTER_ALLOW_INSECURE_WRITES"):
+        warnings.warn(
+            f"runtime directory {path} is kept because JUPYTER_ALLOW_INSECURE_WRITES is set: "
+            f"{reason}; other users may be able to list its connection files",
+            InsecureWriteWarning,
+            stacklevel=4,
+        )
+        return
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+    raise RuntimeDirError(
+        path,
+        f"cannot be made private: {reason} (set JUPYTER_ALLOW_INSECURE_WRITES=1 to use it "
+        "anyway, with a warning)",
+    )

@@ -15,7 +15,12 @@ from typing import Literal
 
 from kcf_spec import Channel, ConnectionFileError, ConnectionInfo
 
-from ._errors import InsecureWriteError, WriteError
+from ._errors import (
+    InsecureWriteError,
+    InsecureWriteWarning,
+    WriteError,
+    insecure_mode_reason,
+)
 from ._ipc import ipc_socket_paths
 from ._paths import ensure_private_dir, env_flag
 from ._paths import runtime_dir as _runtime_dir
@@ -32,14 +37,6 @@ __all__ = [
 ]
 
 StrPath = str | os.PathLike[str]
-
-
-class InsecureWriteWarning(UserWarning):
-    """A file was written with a mode other than 0600 because ``JUPYTER_ALLOW_INSECURE_WRITES``
-    is set and the file system refused 0600.
-
-    .. versionadded:: 0.1.0
-    """
 
 
 def new_key() -> bytes:
@@ -140,16 +137,20 @@ def _make_private(fd: int, target: Path) -> None:
     if os.name == "nt":  # pragma: no cover - POSIX modes do not apply
         return
     mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    chmod_error = None
     if mode != 0o600:  # the umask took bits away, or the file system ignores modes
-        with contextlib.suppress(OSError):
+        try:
             os.fchmod(fd, 0o600)
+        except OSError as exc:  # CIFS, WSL drvfs... refuse it (EPERM)
+            chmod_error = exc.strerror or str(exc)
         mode = stat.S_IMODE(os.fstat(fd).st_mode)
     if mode != 0o600:
         if not _insecure_allowed():
-            raise InsecureWriteError(target, mode)
+            raise InsecureWriteError(target, mode, chmod_error=chmod_error)
         warnings.warn(
-            f"{target} is written with mode {oct(mode)}, not 0o600, because "
-            "JUPYTER_ALLOW_INSECURE_WRITES is set: other users may be able to read its key",
+            f"{target} is written anyway because JUPYTER_ALLOW_INSECURE_WRITES is set: "
+            f"{insecure_mode_reason(mode, 0o600, chmod_error)}; "
+            "other users may be able to read its key",
             InsecureWriteWarning,
             stacklevel=4,
         )
