@@ -130,5 +130,5 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=TOOL_PYTHON)
 def bench(session: nox.Session) -> None:
     """Run the side-by-side benchmarks (pass filters after ``--``)."""
-    _install_workspace(session, *TEST_DEPS)
+    _install_workspace(session, *TEST_DEPS, "pexpect")  # jupyter_client's OpenSSH tunnel needs it
     session.run("python", "benchmarks/run.py", *session.posargs)
