@@ -73,6 +73,8 @@ def _mount(
         proc = subprocess.Popen(
             [sys.executable, str(_FS_SCRIPT), str(backing), str(mountpoint), chmod],
             stdin=subprocess.DEVNULL,
+            # libfuse 3, to match fusermount3 (mfusepy prefers libfuse 2 when both exist).
+            env={"FUSE_LIBRARY_NAME": "fuse3", **os.environ},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
