@@ -39,6 +39,7 @@ TEST_DEPS = [
     "jupyter-console>=6.6",
     "jsonschema-rs>=0.26",
     "hatchling>=1.26",  # the build test builds kcf-spec's sdist and wheel
+    "mfusepy>=3.1",  # the test file system that refuses chmod (FUSE)
     "tomli>=2; python_version < '3.11'",
 ]
 
