@@ -1,29 +1,50 @@
-"""The core shared by the blocking and the asyncio connection: no I/O of its own.
+"""The core shared by the blocking and the asyncio connection: nothing here waits.
 
-It knows which socket each channel uses and how to configure it, builds and signs
-requests with :class:`kcf_spec.Codec`, parses what arrives, keeps the messages that answer
-a request still waited for (keyed by channel and parent ``msg_id``) and drops the rest,
-and turns collected messages into results. The two layers only move frames.
+:class:`Core` knows which socket each channel uses and how to configure it, builds and
+signs requests with :class:`kcf_spec.Codec`, parses what arrives, keeps the messages that
+answer a request still waited for (keyed by channel and parent ``msg_id``) and drops the
+rest, and turns collected messages into results.
+
+:class:`ConnectionBase` is what both ``KernelConnection`` classes share: sockets, the
+properties, sending, closing, and every request written once as *steps*, a generator that
+yields a :class:`Waiting` each time it must wait for the kernel. The blocking layer drives
+the steps with a poller, the asyncio layer with ``await``; that is all they add.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kcf_spec import Channel, Codec, ConnectionInfo, WireError
 
-from ._errors import KernelDied
+from ._errors import ConnectionClosed, KernelDied, KernelTimeout, map_zmq_error
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     import zmq
     from kcf_spec import Message
 
+    from ._errors import ClientError
     from ._results import ErrorInfo, ExecuteResult
 
-__all__ = ["Core", "resolve", "socket_type"]
+__all__ = ["DATA_CHANNELS", "ConnectionBase", "Core", "Steps", "Waiting", "resolve", "socket_type"]
+
+_T = TypeVar("_T")
+_S = TypeVar("_S", bound="zmq.Socket[Any]")
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    #: A request written once: it yields each wait, and returns the request's result.
+    Steps: TypeAlias = Generator["Waiting", None, _T]
+
+#: The channels a connection opens at once (the heartbeat socket is opened on first ping).
+DATA_CHANNELS = (Channel.SHELL, Channel.IOPUB, Channel.STDIN, Channel.CONTROL)
 
 
 def socket_type(channel: Channel) -> int:
@@ -171,9 +192,9 @@ class Core:
     # -- results ------------------------------------------------------------------------
 
     def execute_result(self, msg_id: str) -> ExecuteResult:
+        """Fold the reply and the iopub output of execute request ``msg_id``."""
         from ._results import ExecuteResult
 
-        """Fold the reply and the iopub output of execute request ``msg_id``."""
         reply = self.reply(Channel.SHELL, msg_id)
         assert reply is not None
         outputs = tuple(self._waiting.get((Channel.IOPUB, msg_id), ()))
@@ -248,3 +269,387 @@ def probe_ports_closed(info: ConnectionInfo) -> bool:
 
     closed, _ = _ports_closed(info)
     return closed is True
+
+
+class Waiting:
+    """One wait for the kernel: what must happen, where, by when, and its liveness checks.
+
+    A layer receives on :attr:`channels` until :attr:`done` returns ``True``. Between
+    receives it asks :meth:`due_in` how long it may sleep (which raises
+    :class:`KernelTimeout` once the deadline has passed); after a quiet sleep,
+    :meth:`quiet` resends what is due and says whether the kernel must be checked, and
+    :meth:`checked` takes the answer (raising :class:`KernelDied`). No I/O here.
+    """
+
+    __slots__ = (
+        "_check_alive",
+        "_core",
+        "_interval",
+        "_misses",
+        "_next_check",
+        "_next_send",
+        "_resend",
+        "_resend_every",
+        "channels",
+        "deadline",
+        "done",
+        "ping_timeout",
+        "request",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        core: Core,
+        done: Callable[[], bool],
+        channels: tuple[Channel, ...],
+        timeout: float | None,
+        request: str,
+        *,
+        interval: float,
+        check_alive: bool = True,
+        resend: Callable[[], None] | None = None,
+        resend_every: float = 1.0,
+    ) -> None:
+        now = time.monotonic()
+        self._core = core
+        self.done = done
+        self.channels = channels
+        self.timeout = timeout
+        self.request = request
+        self.deadline = None if timeout is None else now + timeout
+        self.ping_timeout = min(1.0, interval)
+        self._interval = interval
+        self._check_alive = check_alive
+        self._resend = resend
+        self._resend_every = resend_every
+        self._next_check = now + interval
+        self._next_send = now + resend_every
+        self._misses = 0
+
+    def due_in(self) -> float:
+        """Seconds until the next deadline, check or resend; raise once timed out."""
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            assert self.timeout is not None
+            raise KernelTimeout(
+                kernel=self._core.name,
+                channel=self.channels[0],
+                timeout=self.timeout,
+                request=self.request,
+                detail=self._core.timeout_detail(),
+            )
+        due = (self.deadline, self._next_check, self._next_send if self._resend else None)
+        return max(0.0, min(x for x in due if x is not None) - now)
+
+    def arrived(self) -> None:
+        """Something was received: the kernel is talking."""
+        self._misses = 0
+
+    def quiet(self) -> bool:
+        """After a sleep with nothing received: resend if due; whether to check liveness."""
+        now = time.monotonic()
+        if self._resend is not None and now >= self._next_send:
+            self._resend()
+            self._next_send = now + self._resend_every
+        return self._check_alive and now >= self._next_check
+
+    def checked(self, alive: bool) -> None:
+        """Take a heartbeat's answer; raise :class:`KernelDied` when the kernel is gone."""
+        why = None if alive else self._why_dead()
+        self._misses += 1
+        if why is not None:
+            raise self._core.died(self.channels[0], self.request, why)
+        self._next_check = time.monotonic() + self._interval
+
+    def _why_dead(self) -> str | None:
+        if probe_ports_closed(self._core.info):
+            return "its heartbeat is silent and every port refuses connections"
+        if self._misses >= 1:
+            return "its heartbeat stopped answering"
+        return None
+
+
+class ConnectionBase(Generic[_S]):
+    """What the blocking and the asyncio ``KernelConnection`` share: all that does not wait.
+
+    A layer passes its context and adds how to wait (a ``_wait(Waiting)`` and a driver
+    for :data:`Steps`), the heartbeat ping, and its public methods with their docstrings.
+    """
+
+    liveness_interval: float = 2.0
+    _send_flags: int = 0
+    _repr_name = "KernelConnection"
+
+    def __init__(
+        self,
+        info: ConnectionInfo,
+        path: str | os.PathLike[str] | None,
+        codec: Codec | None,
+        context: zmq.Context[Any],
+        *,
+        own_context: bool,
+    ) -> None:
+        self._core = Core(info, Path(path) if path is not None else None, codec)
+        self._own_context = own_context
+        self._ctx = context
+        self._socks: dict[Channel, _S] = {}
+        self._hb: _S | None = None
+        self._closed = False
+        try:
+            for ch in DATA_CHANNELS:
+                self._socks[ch] = self._open(ch)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- properties -----------------------------------------------------------------------
+
+    @property
+    def info(self) -> ConnectionInfo:
+        """The connection info."""
+        return self._core.info
+
+    @property
+    def path(self) -> Path | None:
+        """The connection file, or ``None``."""
+        return self._core.path
+
+    @property
+    def name(self) -> str:
+        """How errors name this kernel."""
+        return self._core.name
+
+    @property
+    def codec(self) -> Codec:
+        """The codec that signs and parses this connection's messages."""
+        return self._core.codec
+
+    @property
+    def closed(self) -> bool:
+        """``True`` after :meth:`close`."""
+        return self._closed
+
+    # -- sockets ------------------------------------------------------------------------
+
+    def _open(self, channel: Channel) -> _S:
+        import zmq
+
+        endpoint = self._core.endpoint(channel)
+        try:
+            sock: _S = self._ctx.socket(socket_type(channel))
+        except zmq.ZMQError as exc:
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, endpoint=endpoint, doing="create the socket"
+            ) from exc
+        try:
+            self._core.configure(sock, channel)
+            sock.connect(endpoint)
+        except zmq.ZMQError as exc:
+            sock.close(0)
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, endpoint=endpoint, doing="connect"
+            ) from exc
+        return sock
+
+    def _heartbeat(self) -> _S:
+        self._check_open()
+        if self._hb is None:
+            self._hb = self._open(Channel.HB)
+        return self._hb
+
+    def _drop_heartbeat(self) -> None:
+        if self._hb is not None:
+            self._hb.close(0)
+            self._hb = None
+
+    def _ping_failed(self, exc: zmq.ZMQError) -> ClientError:
+        """Replace the heartbeat socket; the error for a ping that failed with ``exc``."""
+        self._drop_heartbeat()
+        return map_zmq_error(exc, kernel=self.name, channel=Channel.HB, doing="ping")
+
+    def _ping_timed_out(self, timeout: float) -> KernelTimeout:
+        """Replace the heartbeat socket; the error for a ping without echo."""
+        # A REQ socket that got no reply cannot send again: replace it.
+        self._drop_heartbeat()
+        return KernelTimeout(
+            kernel=self.name, channel=Channel.HB, timeout=timeout, request="heartbeat ping"
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConnectionClosed("the connection is closed", kernel=self.name)
+
+    def _close(self) -> None:
+        """Close every socket (without lingering) and the private context."""
+        self._closed = True
+        for s in self._socks.values():
+            s.close(0)
+        self._socks.clear()
+        self._drop_heartbeat()
+        if self._own_context:
+            self._ctx.term()
+
+    def close(self) -> None:
+        """Close every socket (without lingering) and the private context. Idempotent."""
+        if not self._closed:
+            self._close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<{self._repr_name} {self.name} {state}>"
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(
+        self,
+        channel: Channel,
+        msg_type: str,
+        content: Mapping[str, Any] | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        collect_iopub: bool = False,
+    ) -> Message:
+        """Sign and send a request; its reply is then kept for :meth:`get_reply`.
+
+        Args:
+            channel: shell, control or stdin.
+            msg_type: e.g. ``"comm_info_request"``.
+            content: the request content.
+            metadata: the request metadata.
+            collect_iopub: also keep the iopub messages this request causes.
+        """
+        import zmq
+
+        self._check_open()
+        msg, frames = self._core.request(
+            channel, msg_type, content, metadata=metadata, collect_iopub=collect_iopub
+        )
+        try:
+            self._socks[channel].send_multipart(frames, self._send_flags)
+        except zmq.ZMQError as exc:
+            self._core.forget(msg.msg_id)
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channel, doing=f"send {msg_type}"
+            ) from exc
+        return msg
+
+    # -- requests, written once as steps ------------------------------------------------
+
+    def _until(
+        self,
+        done: Callable[[], bool],
+        channels: tuple[Channel, ...],
+        timeout: float | None,
+        request: str,
+        *,
+        check_alive: bool = True,
+        resend: Callable[[], None] | None = None,
+        resend_every: float = 1.0,
+    ) -> Waiting:
+        return Waiting(
+            self._core,
+            done,
+            channels,
+            timeout,
+            request,
+            interval=self.liveness_interval,
+            check_alive=check_alive,
+            resend=resend,
+            resend_every=resend_every,
+        )
+
+    def _get_reply(
+        self, request: Message, channel: Channel, timeout: float | None
+    ) -> Steps[Message]:
+        mid = request.msg_id
+        try:
+            yield self._until(
+                lambda: self._core.reply(channel, mid) is not None,
+                (channel,),
+                timeout,
+                request.msg_type,
+            )
+            reply = self._core.reply(channel, mid)
+            assert reply is not None
+            return reply
+        finally:
+            self._core.forget(mid)
+
+    def _request(
+        self,
+        channel: Channel,
+        msg_type: str,
+        content: Mapping[str, Any] | None,
+        timeout: float | None,
+    ) -> Steps[Message]:
+        return (yield from self._get_reply(self.send(channel, msg_type, content), channel, timeout))
+
+    def _kernel_info_poker(self, sent: list[str]) -> Callable[[], None]:
+        def poke() -> None:
+            sent.append(self.send(Channel.SHELL, "kernel_info_request", {}).msg_id)
+
+        return poke
+
+    def _wait_until_ready(self, timeout: float) -> Steps[Mapping[str, Any]]:
+        sent: list[str] = []
+        poke = self._kernel_info_poker(sent)
+        poke()
+
+        def answered() -> bool:
+            return any(self._core.reply(Channel.SHELL, m) is not None for m in sent)
+
+        try:
+            yield self._until(
+                answered,
+                (Channel.SHELL,),
+                timeout,
+                "kernel_info_request",
+                check_alive=False,
+                resend=poke,
+            )
+            reply = next(r for m in sent if (r := self._core.reply(Channel.SHELL, m)))
+            return reply.content
+        finally:
+            for m in sent:
+                self._core.forget(m)
+
+    def _ensure_iopub(self, deadline: float | None) -> Steps[None]:
+        """Make sure the iopub subscription is live, so no output of ours is missed."""
+        if self._core.iopub_live:
+            return
+        sent: list[str] = []
+        poke = self._kernel_info_poker(sent)
+        poke()
+        try:
+            yield self._until(
+                lambda: self._core.iopub_live,
+                (Channel.IOPUB, Channel.SHELL),
+                _left(deadline),
+                "kernel_info_request",
+                resend=poke,
+                resend_every=0.25,
+            )
+        finally:
+            for m in sent:
+                self._core.forget(m)
+
+    def _execute(self, timeout: float | None, content: Mapping[str, Any]) -> Steps[ExecuteResult]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        yield from self._ensure_iopub(deadline)
+        mid = self.send(Channel.SHELL, "execute_request", content, collect_iopub=True).msg_id
+        try:
+            yield self._until(
+                lambda: self._core.reply(Channel.SHELL, mid) is not None and self._core.idle(mid),
+                (Channel.SHELL, Channel.IOPUB),
+                _left(deadline),
+                "execute_request",
+            )
+            return self._core.execute_result(mid)
+        finally:
+            self._core.forget(mid)
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (``None``: no limit)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
