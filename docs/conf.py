@@ -27,3 +27,23 @@ napoleon_numpy_docstring = False
 
 html_theme = "furo"
 html_title = "kcf"
+
+
+def _public_bases(app: object, name: str, obj: object, options: object, bases: list[type]) -> None:
+    """Hide private helper bases (``kcf_spec._frozen.Frozen``, ``ConnectionBase``) in the API."""
+    import importlib
+    import typing
+
+    def public(base: type) -> bool:
+        origin = typing.get_origin(base) or base
+        module = getattr(origin, "__module__", "")
+        if not module.startswith("kcf_"):
+            return True
+        package = importlib.import_module(module.split(".")[0])
+        return origin.__name__ in getattr(package, "__all__", ())
+
+    bases[:] = [b for b in bases if public(b)] or [object]
+
+
+def setup(app: object) -> None:
+    app.connect("autodoc-process-bases", _public_bases)  # type: ignore[attr-defined]
