@@ -134,15 +134,15 @@ class TestKcfConsoleOverSsh:
                 sys.executable,
                 "-m",
                 "kcf_client",
-                "console",  # options first: FILE then "-- ARGS" does not parse
+                "console",
+                str(remote),
                 "--ssh",
                 "kcf-plain",
                 "--ssh-backend",
                 backend,
                 "--ssh-config",
                 str(sshd.ssh_config),
-                "--",
-                str(remote),
+                "--",  # the rest goes to jupyter-console
                 "--simple-prompt",
             ],
             stdin=slave,
