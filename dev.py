@@ -70,8 +70,7 @@ def main(argv: list[str]) -> int:
     # Interpreters come from this machine, never from a download.
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
     cmd = [str(_bin("nox")), "-f", str(ROOT / "noxfile.py")]
-    for session in ALIASES.get(word, [word]):
-        cmd += ["-s", session]
+    cmd += ["-s", *ALIASES.get(word, [word])]
     if rest:
         cmd += ["--", *rest]
     return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
