@@ -1,4 +1,6 @@
-"""Test-suite wide policy: a missing real part fails in CI and skips only on a developer machine.
+"""Test-suite wide policy and fixtures.
+
+A missing real part fails in CI and skips only on a developer machine.
 
 ``.ci/run`` sets ``KCF_REQUIRE_REAL_PARTS=1``; there, a test that cannot find its real part
 (node + ajv, sshd, ipykernel, jupyter-console) fails. Elsewhere it is skipped with the reason.
@@ -7,10 +9,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    import kcf_kernel
 
 
 def _missing_real_part(reason: str) -> NoReturn:
@@ -23,3 +29,20 @@ def _missing_real_part(reason: str) -> NoReturn:
 def missing_real_part() -> Callable[[str], NoReturn]:
     """Call with a reason when a real part is absent: fails in CI, skips elsewhere."""
     return _missing_real_part
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``JUPYTER_RUNTIME_DIR`` (not created yet) for this test."""
+    path = tmp_path / "runtime"
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def kernels() -> Iterator[list[kcf_kernel.KernelProcess]]:
+    """A list to put launched kernels in; each is closed (killed, files removed) at the end."""
+    procs: list[kcf_kernel.KernelProcess] = []
+    yield procs
+    for proc in procs:
+        proc.close(timeout=5)

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import jupyter_client
@@ -18,21 +17,6 @@ from jupyter_client.connect import write_connection_file as jc_write_connection_
 from kcf_spec import Channel, ConnectionInfo
 
 pytestmark = pytest.mark.interop
-
-
-@pytest.fixture
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "runtime"
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def launched() -> Iterator[list[kcf_kernel.KernelProcess]]:
-    procs: list[kcf_kernel.KernelProcess] = []
-    yield procs
-    for proc in procs:
-        proc.close(timeout=5)
 
 
 def _kernel_info(connection_file: Path) -> dict[str, object]:
@@ -76,7 +60,7 @@ class TestOurFilesInJupyterClient:
 
     @pytest.mark.parametrize("ports", ["reserve", "kernel"])
     def test_ipykernel_from_our_launcher_answers(
-        self, runtime: Path, launched: list[kcf_kernel.KernelProcess], ports: str
+        self, runtime: Path, kernels: list[kcf_kernel.KernelProcess], ports: str
     ) -> None:
         """A real ipykernel started by launch_kernel answers kernel_info through jupyter_client."""
         kp = kcf_kernel.launch_kernel(
@@ -85,14 +69,14 @@ class TestOurFilesInJupyterClient:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        launched.append(kp)
+        kernels.append(kp)
         content = _kernel_info(kp.connection_file)
         assert content["status"] == "ok"
         assert content["implementation"] == "ipython"
         assert kp.info == ConnectionInfo.load(kp.connection_file)
 
     def test_ipykernel_bind_first_file_handed_over(
-        self, runtime: Path, launched: list[kcf_kernel.KernelProcess]
+        self, runtime: Path, kernels: list[kcf_kernel.KernelProcess]
     ) -> None:
         """ipykernel given our launch file with ports 0 rewrites it with its real ports, keeping
         our key; jupyter_client then reaches it."""
@@ -102,20 +86,20 @@ class TestOurFilesInJupyterClient:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        launched.append(kp)
+        kernels.append(kp)
         assert 0 not in kp.info.ports.values()
         assert json.loads(kp.connection_file.read_text())["key"] == kp.info.key.decode()
         assert _kernel_info(kp.connection_file)["status"] == "ok"
 
     @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
     def test_ipykernel_killed_files_removed_by_launcher(
-        self, runtime: Path, launched: list[kcf_kernel.KernelProcess], sig: int
+        self, runtime: Path, kernels: list[kcf_kernel.KernelProcess], sig: int
     ) -> None:
         """ipykernel leaves its file behind on SIGTERM and SIGKILL; our launcher removes it."""
         kp = kcf_kernel.launch_kernel(
             kcf_kernel.ipykernel_argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        launched.append(kp)
+        kernels.append(kp)
         assert _kernel_info(kp.connection_file)["status"] == "ok"
         kp.send_signal(sig)
         kp.popen.wait(60)
@@ -157,9 +141,9 @@ class TestJupyterClientFilesInKcf:
 
 
 def test_ipykernel_over_ipc_from_our_launcher(
-    monkeypatch: pytest.MonkeyPatch, launched: list[kcf_kernel.KernelProcess]
+    monkeypatch: pytest.MonkeyPatch, kernels: list[kcf_kernel.KernelProcess]
 ) -> None:
-    """ipykernel launched over ipc (absolute socket paths) answers jupyter_client; the socket
+    """ipykernel kernels over ipc (absolute socket paths) answers jupyter_client; the socket
     files are removed afterwards."""
     import shutil
     import tempfile
@@ -173,7 +157,7 @@ def test_ipykernel_over_ipc_from_our_launcher(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        launched.append(kp)
+        kernels.append(kp)
         assert os.path.isabs(kp.info.ip)
         assert _kernel_info(kp.connection_file)["status"] == "ok"
         kp.close()

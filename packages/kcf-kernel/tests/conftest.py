@@ -1,4 +1,4 @@
-"""Shared fixtures: a private runtime dir per test, and launched kernels always cleaned up."""
+"""Fixtures of the kcf-kernel tests (``runtime`` and ``kernels`` come from the root conftest)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import kcf_kernel
 import pytest
-
-
-@pytest.fixture
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh ``JUPYTER_RUNTIME_DIR`` (not created yet) for this test."""
-    path = tmp_path / "runtime"
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def kernels() -> Iterator[list[kcf_kernel.KernelProcess]]:
-    """A list to put launched kernels in; each is closed (killed, files removed) at the end."""
-    procs: list[kcf_kernel.KernelProcess] = []
-    yield procs
-    for proc in procs:
-        proc.close(timeout=2)
 
 
 def _listing(path: Path) -> list[str]:
