@@ -60,7 +60,7 @@ class ConnectionFileError(KcfError, ValueError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = self.path if self.path is not None else "<connection info>"
+        where = self.path if self.path is not None else "<document>"
         at = self.pointer or "/"
         if self.missing:
             got = "it is missing"
