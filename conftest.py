@@ -8,27 +8,21 @@ A missing real part fails in CI and skips only on a developer machine.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+import realparts  # tests/realparts.py: the one rule for absent real parts
 
 if TYPE_CHECKING:
     import kcf_kernel
 
 
-def _missing_real_part(reason: str) -> NoReturn:
-    if os.environ.get("KCF_REQUIRE_REAL_PARTS") == "1":
-        pytest.fail(f"real part missing (KCF_REQUIRE_REAL_PARTS=1): {reason}")
-    pytest.skip(f"real part missing: {reason}")
-
-
-@pytest.fixture
+@pytest.fixture(scope="session")
 def missing_real_part() -> Callable[[str], NoReturn]:
     """Call with a reason when a real part is absent: fails in CI, skips elsewhere."""
-    return _missing_real_part
+    return realparts.missing_real_part
 
 
 @pytest.fixture

@@ -39,20 +39,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from realparts import missing_real_part
 
 SSHD = "/usr/sbin/sshd"
 PW_USER_PREFIX = "kcft"
 PASSPHRASE = "correct horse battery staple"
 
 pytestmark = pytest.mark.ssh
-
-
-def require_real(reason: str) -> None:
-    """Fail under ``KCF_REQUIRE_REAL_PARTS=1`` (CI), else skip."""
-    __tracebackhide__ = True
-    if os.environ.get("KCF_REQUIRE_REAL_PARTS") == "1":
-        pytest.fail(f"real part missing (KCF_REQUIRE_REAL_PARTS=1): {reason}")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -179,7 +172,7 @@ def start_sshd(
         or shutil.which("ssh") is None
         or shutil.which("ssh-keygen") is None
     ):
-        require_real(f"OpenSSH server/client not installed ({SSHD}, ssh, ssh-keygen)")
+        missing_real_part(f"OpenSSH server/client not installed ({SSHD}, ssh, ssh-keygen)")
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     base.mkdir(parents=True, exist_ok=True)
@@ -252,7 +245,7 @@ def start_sshd(
         break
     else:
         reason = log.read_text()[-2000:] if log.exists() else "(no log)"
-        require_real(f"sshd could not start: {reason}")
+        missing_real_part(f"sshd could not start: {reason}")
     known = base / "known_hosts"
     server = SSHServer(
         dir=base,
@@ -345,7 +338,7 @@ def kernel() -> Iterator[object]:
     try:
         from jupyter_client.manager import KernelManager
     except ImportError:
-        require_real("jupyter_client is not installed")
+        missing_real_part("jupyter_client is not installed")
     km = KernelManager(kernel_name="python3")
     km.ip = "127.0.0.1"
     km.start_kernel(extra_arguments=["--HistoryManager.enabled=False"])

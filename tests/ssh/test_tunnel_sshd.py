@@ -29,6 +29,7 @@ from kcf_client.tunnel import (
     open_tunnel,
 )
 from kcf_spec import Channel, ConnectionInfo
+from realparts import missing_real_part
 
 pytestmark = [pytest.mark.ssh, pytest.mark.timeout(90)]
 
@@ -319,7 +320,7 @@ class TestTunnelRoutes:
     def test_tunnel_kernel_on_ipv6_loopback(self, sshd: Any, sink: Any, backend: str) -> None:
         """A kernel address written as an IPv6 literal is forwarded to that address."""
         if not sshd.ipv6:
-            pytest.skip("no IPv6 loopback on this machine")
+            missing_real_part("no IPv6 loopback on this machine")
         srv = socket.socket(socket.AF_INET6)
         srv.bind(("::1", 0))
         srv.listen(1)
@@ -479,9 +480,7 @@ class TestTunnelAgent:
 
 def _require_password(sshd: Any) -> None:
     if sshd.password is None:
-        if os.environ.get("KCF_REQUIRE_REAL_PARTS") == "1":
-            pytest.fail("password tests need root (to create the password user)")
-        pytest.skip("password tests need root (to create the password user)")
+        missing_real_part("password tests need root (to create the password user)")
 
 
 # -- lifetime --------------------------------------------------------------------------------
