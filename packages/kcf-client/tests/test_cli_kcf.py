@@ -90,6 +90,28 @@ class TestCliInProcess:
         assert main(["ping"]) == 2
         assert capsys.readouterr().err.startswith("kcf: error: ")
 
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["ping", "F", "--count", "0"],
+            ["ping", "F", "--timeout", "-1"],
+            ["ping", "F", "--timeout", "inf"],
+            ["exec", "F", "1", "--timeout", "0"],
+            ["list", "--timeout", "nan"],
+            ["prune", "--grace", "-5", "--dry-run"],
+        ],
+    )
+    def test_cli_bad_number_is_usage_exit_2(
+        self, argv: list[str], runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A count below 1, a timeout not above 0 or a negative grace is a one-line usage error."""
+        f = h.write(runtime_dir / "kernel-dead.json", h.dead_info())
+        assert main([str(f) if a == "F" else a for a in argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("kcf: error: ")
+        assert err.count("\n") == 1
+        assert f.exists()
+
     def test_cli_info_hides_key(
         self, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

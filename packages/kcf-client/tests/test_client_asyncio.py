@@ -35,6 +35,17 @@ class TestAsyncKernelConnection:
         assert rtt > 0
         assert (r.stdout, r.stderr, r.text) == ("o\n", "e\n", "5")
 
+    def test_async_ping_negative_timeout_does_not_wait_forever(self, h: Any) -> None:
+        """ping with a negative timeout to a silent kernel raises KernelTimeout, never hangs."""
+
+        async def go() -> None:
+            async with KernelConnection(h.dead_info()) as kc:
+                await asyncio.wait_for(kc.ping(-1.0), 10)
+
+        with pytest.raises(KernelTimeout) as err:
+            run(go())
+        assert err.value.channel is Channel.HB
+
     def test_async_concurrent_executes_get_their_own_output(self, ipykernel_file: Path) -> None:
         """Two executes awaited together each collect only their own output."""
 

@@ -110,6 +110,13 @@ class TestFailures:
         assert str(f) in str(err)
         assert "shell" in str(err)
 
+    @pytest.mark.timeout(20)
+    def test_ping_negative_timeout_does_not_wait_forever(self, h: Any) -> None:
+        """ping with a negative timeout to a silent kernel raises at once instead of hanging."""
+        with KernelConnection(h.dead_info()) as kc, pytest.raises(KernelTimeout) as err:
+            kc.ping(-1.0)
+        assert err.value.channel is Channel.HB
+
     def test_ping_timeout_then_recovers(self, tmp_path: Path, h: Any) -> None:
         """A ping timeout replaces the heartbeat socket: later pings work once a kernel binds."""
         info = h.dead_info()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import zmq
 from kcf_spec import Channel, Codec, ConnectionInfo
 
-from ._core import ConnectionBase, Waiting, execute_content, resolve
+from ._core import ConnectionBase, Waiting, execute_content, poll_ms, resolve
 from ._errors import KernelTimeout, map_zmq_error
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
         t0 = time.perf_counter()
         try:
             hb.send(b"ping")
-            if hb.poll(int(timeout * 1000), zmq.POLLIN):
+            if hb.poll(poll_ms(timeout), zmq.POLLIN):
                 hb.recv()
                 return time.perf_counter() - t0
         except zmq.ZMQError as exc:

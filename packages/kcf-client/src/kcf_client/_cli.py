@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -577,7 +578,7 @@ def _parser() -> _Parser:
         )
         sp.add_argument(
             "--timeout",
-            type=float,
+            type=_positive_float,
             default=1.0,
             help="seconds to wait for the heartbeats (default 1)",
         )
@@ -601,14 +602,14 @@ def _parser() -> _Parser:
 
     sp = add("ping", _cmd_ping, "ping a kernel's heartbeat")
     sp.add_argument("file", metavar="FILE")
-    sp.add_argument("--timeout", type=float, default=1.0, help="seconds (default 1)")
-    sp.add_argument("--count", type=int, default=1, help="pings to send (default 1)")
+    sp.add_argument("--timeout", type=_positive_float, default=1.0, help="seconds (default 1)")
+    sp.add_argument("--count", type=_positive_int, default=1, help="pings to send (default 1)")
     ssh_opts(sp)
 
     sp = add("exec", _cmd_exec, "run code in a kernel and print its output")
     sp.add_argument("file", metavar="FILE")
     sp.add_argument("code", metavar="CODE", help="the code; '-' reads it from stdin")
-    sp.add_argument("--timeout", type=float, default=None, help="seconds (default: none)")
+    sp.add_argument("--timeout", type=_positive_float, default=None, help="seconds (default: none)")
     ssh_opts(sp)
 
     sp = add("console", _cmd_console, "attach jupyter-console (or qtconsole) to a kernel")
@@ -624,7 +625,7 @@ def _parser() -> _Parser:
     sp.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     sp.add_argument(
         "--grace",
-        type=float,
+        type=_nonnegative_float,
         default=10.0,
         help="never remove files younger than this many seconds (default 10)",
     )
@@ -638,7 +639,7 @@ def _parser() -> _Parser:
         )
         sp.add_argument(
             "--timeout",
-            type=float,
+            type=_positive_float,
             default=30.0,
             help="seconds to wait for the kernel (default 30)",
         )
@@ -672,6 +673,34 @@ def _parser() -> _Parser:
     )
     tunnel_files(sp)
     return p
+
+
+def _number(text: str, kind: type[float] | type[int], lowest: float, strict: bool) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if value < lowest or (strict and value == lowest):
+        bound = f"greater than {lowest:g}" if strict else f"at least {lowest:g}"
+        raise argparse.ArgumentTypeError(f"must be {bound}, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """A float > 0 (a timeout: 0 or less would never wait, or wait forever)."""
+    return float(_number(text, float, 0.0, strict=True))
+
+
+def _nonnegative_float(text: str) -> float:
+    """A float >= 0."""
+    return float(_number(text, float, 0.0, strict=False))
+
+
+def _positive_int(text: str) -> int:
+    """An int >= 1."""
+    return int(_number(text, int, 1, strict=False))
 
 
 def _exit_code(exc: BaseException) -> int:

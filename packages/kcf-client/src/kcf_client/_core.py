@@ -650,6 +650,11 @@ class ConnectionBase(Generic[_S]):
             self._core.forget(mid)
 
 
+def poll_ms(timeout: float) -> int:
+    """Milliseconds for a ZeroMQ ``poll`` (never negative: ``-1`` would wait forever)."""
+    return max(0, int(timeout * 1000))
+
+
 def _left(deadline: float | None) -> float | None:
     """Seconds left until ``deadline`` (``None``: no limit)."""
     return None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -30,7 +30,7 @@ import zmq
 import zmq.asyncio
 from kcf_spec import Channel, Codec, ConnectionInfo
 
-from ._core import ConnectionBase, Waiting, execute_content, resolve
+from ._core import ConnectionBase, Waiting, execute_content, poll_ms, resolve
 from ._errors import KernelTimeout, map_zmq_error
 from ._results import ErrorInfo, ExecuteResult
 
@@ -229,7 +229,7 @@ class KernelConnection(ConnectionBase[zmq.asyncio.Socket]):
         t0 = time.perf_counter()
         try:
             await hb.send(b"ping")
-            if await hb.poll(int(timeout * 1000)):
+            if await hb.poll(poll_ms(timeout)):
                 await hb.recv()
                 return time.perf_counter() - t0
         except zmq.ZMQError as exc:
