@@ -7,6 +7,7 @@ It is a hand-written slotted class (see :mod:`._frozen`), not a dataclass, becau
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections.abc import Iterator, Mapping
 from operator import attrgetter
@@ -34,6 +35,37 @@ _KNOWN = frozenset(
 )
 # Maps bind-all addresses to the loopback a local client connects to (it binds nothing).
 _WILDCARD_CONNECT = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _json_document(text: str | bytes, path: str | os.PathLike[str] | None) -> object:
+    """Decode a whole JSON document; every failure is a :class:`ConnectionFileError`."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        detail = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, NaN, a 5000-digit number, depth
+        detail = str(exc)
+    raise ConnectionFileError(
+        "a JSON document", path=path, detail=f"it is not valid JSON: {detail}"
+    )
+
+
+def _as_port(value: object) -> object:
+    """An integer-like port (numpy's included) as ``int``; anything else as is, for the
+    constructor to check (so ``1.5``, ``"7"`` and ``True`` are refused, not truncated)."""
+    if isinstance(value, (int, float)) or not hasattr(type(value), "__index__"):
+        return value
+    return operator.index(value)  # type: ignore[arg-type]
+
+
+def _check_extras(extras: Mapping[str, Any], known: frozenset[str], cls: str) -> None:
+    clash = known.intersection(extras)
+    if clash:
+        raise ValueError(f"{cls}.extras repeats named fields: {sorted(clash)}")
 
 
 class ConnectionInfo(Frozen):
@@ -146,6 +178,8 @@ class ConnectionInfo(Frozen):
             object.__setattr__(self, "signature_scheme", SCHEME_ALIASES[scheme])
         if not isinstance(self.extras, MappingProxyType):
             object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
+        # A named field in extras would be written by to_dict in place of the field.
+        _check_extras(self.extras, _KNOWN, "ConnectionInfo")
         # The same rules as a loaded document, so a hand-built value can always be written.
         if not check_connection(self.to_dict(), "launch"):
             from ._schema import explain
@@ -161,7 +195,7 @@ class ConnectionInfo(Frozen):
         **fields: Any,
     ) -> ConnectionInfo:
         """Build from a ``{Channel: port}`` mapping plus any other field."""
-        kwargs: dict[str, Any] = {c.port_key: int(ports[c]) for c in Channel}
+        kwargs: dict[str, Any] = {c.port_key: _as_port(ports[c]) for c in Channel}
         kwargs.update(fields)
         return cls(**kwargs)
 
@@ -226,18 +260,7 @@ class ConnectionInfo(Frozen):
         Raises:
             ConnectionFileError: the text is not JSON, not an object, or not valid.
         """
-        try:
-            data = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            where = (
-                f" (line {exc.lineno}, column {exc.colno})"
-                if isinstance(exc, json.JSONDecodeError)
-                else ""
-            )
-            raise ConnectionFileError(
-                "a JSON document", path=path, detail=f"it is not valid JSON: {detail}{where}"
-            ) from None
+        data = _json_document(text, path)
         return cls.from_dict(data, profile=profile, path=path)
 
     @classmethod
@@ -306,7 +329,7 @@ class ConnectionInfo(Frozen):
         """A copy with ``changes`` applied (ports may be given as ``ports={Channel: int}``)."""
         ports = changes.pop("ports", None)
         if ports is not None:
-            changes.update({Channel(c).port_key: int(p) for c, p in ports.items()})
+            changes.update({Channel(c).port_key: _as_port(p) for c, p in ports.items()})
         return super().replace(**changes)
 
     def __iter__(self) -> Iterator[tuple[Channel, int]]:

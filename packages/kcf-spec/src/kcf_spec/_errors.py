@@ -66,6 +66,12 @@ class ConnectionFileError(KcfError, ValueError):
             got = "it is missing"
         elif self.detail is not None:
             got = self.detail
+        elif self.pointer in _SECRET_POINTERS:
+            # Never echo key material into a message that ends up in logs and tracebacks.
+            size = len(self.value) if isinstance(self.value, (str, bytes)) else None
+            got = f"got a {type(self.value).__name__}" + (
+                f" of length {size} (not shown: it is secret)" if size is not None else ""
+            )
         else:
             got = f"got {_short_repr(self.value)}"
         return f"{where}: at {at}: expected {self.expected}; {got}"
@@ -153,6 +159,10 @@ class UnsupportedScheme(WireError):
 
     .. versionadded:: 0.1.0
     """
+
+
+#: Pointers whose value is key material: messages give its type and length, never the text.
+_SECRET_POINTERS = frozenset({"/key", "/curve_secretkey"})
 
 
 def _short_repr(value: object, limit: int = 60) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Callable
 from operator import attrgetter
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 if TYPE_CHECKING:
@@ -43,6 +44,12 @@ class _Factory:
 #: The default of a parameter whose value is made afresh at each call, as a dataclass
 #: ``default_factory`` was (signatures show it as ``<factory>``, as they did).
 FACTORY: Any = _Factory()
+
+
+class _Proxied(dict):  # type: ignore[type-arg]
+    """A read-only mapping field in copy/pickle state (a ``mappingproxy`` cannot be pickled)."""
+
+    __slots__ = ()
 
 
 def _frozen_error(message: str) -> AttributeError:
@@ -85,11 +92,17 @@ class Frozen:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
         return f"{type(self).__qualname__}({fields})"
 
+    def __copy__(self: _T) -> _T:
+        # A shallow copy shares every field object (pickle state re-wraps mappingproxies).
+        dup: _T = object.__new__(type(self))
+        dup._assign(*self._key(self))
+        return dup
+
     def __getstate__(self) -> list[Any]:
-        return list(self._key(self))
+        return [_Proxied(v) if type(v) is MappingProxyType else v for v in self._key(self)]
 
     def __setstate__(self, state: list[Any]) -> None:
-        self._assign(*state)
+        self._assign(*(MappingProxyType(dict(v)) if type(v) is _Proxied else v for v in state))
 
     def replace(self: _T, **changes: Any) -> _T:
         """A copy with ``changes`` applied, built (and checked) like a new value.

@@ -56,7 +56,8 @@ def _parse_date(text: str) -> _dt.datetime:
     if _DATE_RE is None:
         _DATE_RE = re.compile(
             r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
-            r"(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?"
+            r"(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?",
+            re.ASCII,  # \d is 0-9 only, as in every other language's ISO 8601 parser
         )
     m = _DATE_RE.fullmatch(text)
     if m is None:

@@ -20,7 +20,13 @@ from types import MappingProxyType
 from typing import Any
 
 from ._channel import Channel
-from ._connection import DEFAULT_SIGNATURE_SCHEME, ConnectionInfo, Transport
+from ._connection import (
+    DEFAULT_SIGNATURE_SCHEME,
+    ConnectionInfo,
+    Transport,
+    _check_extras,
+    _json_document,
+)
 from ._errors import ConnectionFileError, ConnectionFileNotFound
 from ._frozen import FACTORY, Frozen
 from ._validate import SCHEME_ALIASES, check_port_report, check_registration
@@ -49,21 +55,6 @@ def _read(path: str | os.PathLike[str]) -> bytes:
     except OSError as exc:
         raise ConnectionFileError(
             "a readable file", path=path, detail=f"it cannot be read: {exc.strerror}"
-        ) from None
-
-
-def _decode(text: str | bytes, path: str | os.PathLike[str] | None) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConnectionFileError(
-            "a JSON document",
-            path=path,
-            detail=f"it is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConnectionFileError(
-            "a JSON document", path=path, detail=f"it is not valid JSON: {exc}"
         ) from None
 
 
@@ -140,6 +131,7 @@ class RegistrationInfo(Frozen):
             object.__setattr__(self, "signature_scheme", SCHEME_ALIASES[scheme])
         if not isinstance(self.extras, MappingProxyType):
             object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
+        _check_extras(self.extras, _KNOWN, "RegistrationInfo")
         doc = self.to_dict()
         if not check_registration(doc):
             raise _explain(doc, "registration", None)
@@ -181,7 +173,7 @@ class RegistrationInfo(Frozen):
         Raises:
             ConnectionFileError: the text is not JSON, not an object, or not valid.
         """
-        return cls.from_dict(_decode(text, path), path=path)
+        return cls.from_dict(_json_document(text, path), path=path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RegistrationInfo:
