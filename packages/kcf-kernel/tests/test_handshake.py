@@ -91,6 +91,25 @@ class TestLaunchHandshake:
         with pytest.raises(kcf_kernel.LaunchError, match="placeholder"):
             kcf_kernel.launch_handshake([sys.executable, "-c", "pass"])
 
+    def test_handshake_with_curve_connection_refused(self, runtime: Path, listing: Ls) -> None:
+        """launch_kernel(ports="handshake") refuses a connection with CURVE keys rather than
+        starting a kernel whose file silently has no encryption."""
+        public, secret = zmq.curve_keypair()
+        conn = ConnectionInfo(
+            0,
+            0,
+            0,
+            0,
+            0,
+            key=kcf_kernel.new_key(),
+            curve_publickey=public.decode(),
+            curve_secretkey=secret.decode(),
+        )
+        argv = kcf_kernel.example_kernel_argv(handshake=True)
+        with pytest.raises(ValueError, match="CURVE"):
+            kcf_kernel.launch_kernel(argv, connection=conn, ports="handshake", timeout=30)
+        assert [p for p in listing(runtime) if not p.startswith("kcf-ports")] == []
+
 
 class TestHandshakeKernel:
     def test_kernel_half_times_out_without_ack(self, tmp_path: Path) -> None:

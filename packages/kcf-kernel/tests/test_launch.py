@@ -153,6 +153,21 @@ class TestSignals:
             proc.kill()
             proc.wait()
 
+    def test_cleanup_on_signals_keeps_an_ignored_signal_ignored(self) -> None:
+        """A signal ignored when cleanup_on_signals is called (SIGHUP under nohup) stays
+        ignored: it neither runs the clean-up nor ends the process."""
+        script = (
+            "import os, signal, kcf_kernel\n"
+            "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+            "kcf_kernel.cleanup_on_signals(lambda: print('cleaned', flush=True))\n"
+            "os.kill(os.getpid(), signal.SIGHUP)\n"
+            "print('alive', flush=True)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        )
+        assert (done.returncode, done.stdout) == (0, "alive\n")
+
     def test_close_never_removes_someone_elses_file(self, runtime: Path) -> None:
         """If another writer replaced the connection file, close() leaves it in place."""
         kp = kcf_kernel.launch_kernel(kcf_kernel.example_kernel_argv())
@@ -222,3 +237,36 @@ def test_launch_wait_bound_releases_reservation(runtime: Path) -> None:
         assert kp.wait_bound(30)
         assert kp.reservation.wait_released(30)
         assert {kp.info.port(c) for c in Channel} == set(kp.reservation.ports)
+
+
+def test_close_kills_orphans_after_the_reservation_watcher_saw_the_exit(runtime: Path) -> None:
+    """The reservation watcher notices the kernel's exit without reaping it, so close() still
+    kills the child the kernel left in its group."""
+    import os
+
+    script = (
+        "import subprocess, sys\n"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(c.pid, flush=True)\n"
+    )
+    kp = kcf_kernel.launch_kernel(
+        [sys.executable, "-c", script, "{connection_file}"], stdout=subprocess.PIPE
+    )
+    assert kp.popen.stdout is not None
+    assert kp.reservation is not None
+    child = int(kp.popen.stdout.readline())
+    assert kp.reservation.wait_released(30)  # the watcher saw the kernel die
+    assert not kp.is_alive()
+    kp.close()
+    survived = True
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            survived = False
+            break
+        time.sleep(0.01)
+    if survived:
+        os.kill(child, signal.SIGKILL)
+    assert not survived, "close() left the kernel's child running"

@@ -167,3 +167,15 @@ def test_reserve_attempts_exhausted_raises(runtime: Path) -> None:
     """With no attempts left, reserve_ports raises PortAllocationError naming the address."""
     with pytest.raises(kcf_kernel.PortAllocationError, match=r"127\.0\.0\.1"):
         kcf_kernel.reserve_ports(3, attempts=0)
+
+
+def test_reserve_lock_never_follows_a_symlink(tmp_path: Path) -> None:
+    """A symlink planted at a lock file's path is not followed (the file it points to is left
+    untouched) and that port is simply not taken."""
+    directory = tmp_path / "kcf-ports"
+    directory.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    (directory / "40000.lock").symlink_to(victim)
+    assert _reserve._try_lock(directory, 40000) is None
+    assert victim.read_bytes() == b"precious"

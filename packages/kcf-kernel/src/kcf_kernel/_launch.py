@@ -143,8 +143,21 @@ class KernelProcess:
         return self.popen.poll()
 
     def is_alive(self) -> bool:
-        """``True`` while the process runs."""
-        return self.popen.poll() is None
+        """``True`` while the process runs.
+
+        On POSIX it does not reap the exited kernel (unlike :meth:`poll`), so :meth:`close`
+        can still kill what the kernel left in its process group; the reservation watcher
+        calls it from another thread.
+        """
+        if self.popen.returncode is not None:
+            return False
+        if hasattr(os, "waitid"):
+            try:
+                res = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:  # reaped elsewhere
+                return False
+            return res is None
+        return self.popen.poll() is None  # pragma: no cover - Windows
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the kernel to exit, clean up its files, and return its exit status.
@@ -361,8 +374,9 @@ def launch_kernel(
       file).
     * ``"given"``: ``connection`` has every port; nothing is chosen.
 
-    Ports already set in ``connection`` are kept with every strategy; its key, scheme and
-    extra fields are kept. With ``transport="ipc"`` the socket paths are absolute, beside the
+    Ports already set in ``connection`` are kept, and so are its key, scheme and extra
+    fields; with ``"handshake"`` only its key, scheme, ip and transport are used (the kernel
+    chooses every port). With ``transport="ipc"`` the socket paths are absolute, beside the
     connection file (``<dir>/kernel-<id>-ipc-<n>``) and checked against the platform limit.
 
     Args:
@@ -386,6 +400,8 @@ def launch_kernel(
         LaunchTimeout: (``"kernel"``) the kernel did not write its ports in time.
         HandshakeTimeout: (``"handshake"``) no port report in time.
         PortAllocationError: ports cannot be reserved.
+        ValueError: an unknown ``ports``; ``"given"`` with a port 0; ``"handshake"`` with
+            CURVE keys (the handshake cannot pass them to the kernel).
         SocketPathTooLong: an ipc path is too long.
         WriteError: the connection file cannot be written.
 
@@ -395,6 +411,10 @@ def launch_kernel(
         from ._handshake import launch_handshake
 
         conn = connection
+        if conn is not None and conn.curve_secretkey is not None:
+            # The kernel half binds from the registration file, which carries no CURVE keys:
+            # going on would give a kernel without the encryption the caller asked for.
+            raise ValueError("ports='handshake' cannot carry CURVE keys; use 'reserve' or 'kernel'")
         return launch_handshake(
             argv,
             ip=conn.ip if conn is not None and conn.transport == "tcp" else ip,

@@ -126,7 +126,14 @@ else:
 
     def _try_lock(directory: Path, port: int) -> _Lock | None:
         path = directory / f"{port}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symlink planted there: never follow it
+                return None
+            raise PortAllocationError(
+                f"cannot open the port lock file {path}: {exc.strerror}", port=port
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

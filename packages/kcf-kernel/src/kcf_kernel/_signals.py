@@ -25,7 +25,8 @@ def cleanup_on_signals(
     this (with :meth:`KernelSockets.remove_files`, say) does not. After ``cleanup`` the
     default action is restored and the signal raised again, so the exit status is the
     conventional one (killed by SIGTERM: ``-15`` for :mod:`subprocess`). An exception in
-    ``cleanup`` does not stop the exit.
+    ``cleanup`` does not stop the exit. A signal that is ignored when this is called (SIGHUP
+    under ``nohup``) stays ignored.
 
     Must be called from the main thread (a rule of :func:`signal.signal`).
 
@@ -51,4 +52,6 @@ def cleanup_on_signals(
             os.kill(os.getpid(), signum)
 
     for sig in signals:
+        if signal.getsignal(sig) is signal.SIG_IGN:  # nohup, or the parent said so: keep it
+            continue
         signal.signal(sig, handler)
