@@ -110,6 +110,17 @@ class TestFailures:
         assert str(f) in str(err)
         assert "shell" in str(err)
 
+    def test_execute_timeout_names_the_whole_budget(self, ipykernel_file: Path) -> None:
+        """An execute that overruns reports the timeout it was given, not what was left of it."""
+        with connect(ipykernel_file) as kc:
+            kc.wait_until_ready(30)
+            with pytest.raises(KernelTimeout) as err:
+                kc.execute("import time; time.sleep(1)", timeout=0.3)
+            kc.execute("pass", timeout=30)  # the kernel is free again for the next test
+        assert err.value.timeout == 0.3
+        assert "execute_request" in str(err.value)
+        assert "within 0.3 s" in str(err.value)
+
     @pytest.mark.timeout(20)
     def test_ping_negative_timeout_does_not_wait_forever(self, h: Any) -> None:
         """ping with a negative timeout to a silent kernel raises at once instead of hanging."""

@@ -294,6 +294,7 @@ class Waiting:
         "deadline",
         "done",
         "ping_timeout",
+        "reported_timeout",
         "request",
         "timeout",
     )
@@ -310,9 +311,13 @@ class Waiting:
         check_alive: bool = True,
         resend: Callable[[], None] | None = None,
         resend_every: float = 1.0,
+        reported_timeout: float | None = None,
     ) -> None:
         now = time.monotonic()
         self._core = core
+        # What a timeout error names: the caller's whole budget when this wait is one
+        # part of a longer request (``timeout`` is then only what was left of it).
+        self.reported_timeout = timeout if reported_timeout is None else reported_timeout
         self.done = done
         self.channels = channels
         self.timeout = timeout
@@ -331,11 +336,11 @@ class Waiting:
         """Seconds until the next deadline, check or resend; raise once timed out."""
         now = time.monotonic()
         if self.deadline is not None and now >= self.deadline:
-            assert self.timeout is not None
+            assert self.reported_timeout is not None
             raise KernelTimeout(
                 kernel=self._core.name,
                 channel=self.channels[0],
-                timeout=self.timeout,
+                timeout=self.reported_timeout,
                 request=self.request,
                 detail=self._core.timeout_detail(),
             )
@@ -546,6 +551,7 @@ class ConnectionBase(Generic[_S]):
         check_alive: bool = True,
         resend: Callable[[], None] | None = None,
         resend_every: float = 1.0,
+        reported_timeout: float | None = None,
     ) -> Waiting:
         return Waiting(
             self._core,
@@ -557,6 +563,7 @@ class ConnectionBase(Generic[_S]):
             check_alive=check_alive,
             resend=resend,
             resend_every=resend_every,
+            reported_timeout=reported_timeout,
         )
 
     def _get_reply(
@@ -614,7 +621,9 @@ class ConnectionBase(Generic[_S]):
             for m in sent:
                 self._core.forget(m)
 
-    def _ensure_iopub(self, deadline: float | None) -> Steps[None]:
+    def _ensure_iopub(
+        self, deadline: float | None, request: str, budget: float | None
+    ) -> Steps[None]:
         """Make sure the iopub subscription is live, so no output of ours is missed."""
         if self._core.iopub_live:
             return
@@ -626,9 +635,10 @@ class ConnectionBase(Generic[_S]):
                 lambda: self._core.iopub_live,
                 (Channel.IOPUB, Channel.SHELL),
                 _left(deadline),
-                "kernel_info_request",
+                f"{request} (waiting for the iopub subscription)",
                 resend=poke,
                 resend_every=0.25,
+                reported_timeout=budget,
             )
         finally:
             for m in sent:
@@ -636,7 +646,7 @@ class ConnectionBase(Generic[_S]):
 
     def _execute(self, timeout: float | None, content: Mapping[str, Any]) -> Steps[ExecuteResult]:
         deadline = None if timeout is None else time.monotonic() + timeout
-        yield from self._ensure_iopub(deadline)
+        yield from self._ensure_iopub(deadline, "execute_request", timeout)
         mid = self.send(Channel.SHELL, "execute_request", content, collect_iopub=True).msg_id
         try:
             yield self._until(
@@ -644,6 +654,7 @@ class ConnectionBase(Generic[_S]):
                 (Channel.SHELL, Channel.IOPUB),
                 _left(deadline),
                 "execute_request",
+                reported_timeout=timeout,
             )
             return self._core.execute_result(mid)
         finally:
