@@ -35,6 +35,14 @@ class TestLaunchHandshake:
             assert reply.content["status"] == "ok"
         assert listing(short_runtime) == []
 
+    def test_handshake_bind_all_address_star(self, runtime: Path, request_kernel: Req) -> None:
+        """With ip "*" (bind all) the kernel reaches the registration socket over loopback,
+        reports, and answers."""
+        argv = kcf_kernel.example_kernel_argv(handshake=True)
+        with kcf_kernel.launch_handshake(argv, ip="*", timeout=60) as kp:
+            assert kp.info.ip == "*"
+            assert request_kernel(kp.info, "kernel_info_request", {}).content["status"] == "ok"
+
     def test_handshake_via_launch_kernel_connection_file_placeholder(
         self, runtime: Path, request_kernel: Req
     ) -> None:

@@ -44,6 +44,7 @@ from ._ipc import check_ipc_paths, default_ipc_prefix
 from ._launch import KernelProcess, _spawn, _Stream, format_argv
 from ._paths import ensure_private_dir
 from ._paths import runtime_dir as _runtime_dir
+from ._reserve import _WILDCARD
 from ._write import (
     StrPath,
     new_kernel_id,
@@ -99,23 +100,35 @@ def report_ports(
 
     Raises:
         HandshakeTimeout: no acknowledgement within ``timeout`` seconds.
-        HandshakeError: the launcher refused the report, or answered with a bad message.
+        HandshakeError: the launcher cannot be reached, refused the report, or answered
+            with a bad message.
 
     .. versionadded:: 0.1.0
     """
     codec = Codec(registration.key, registration.signature_scheme)
     content: dict[str, Any] = dict(port_report(sockets.info.ports))
     content["kernel_id"] = registration.kernel_id
+    target = registration
+    if registration.transport == "tcp" and registration.registration_ip in _WILDCARD:
+        # a bind-all address ("*", "0.0.0.0", "::") is reached over loopback
+        target = registration.replace(registration_ip=_WILDCARD[registration.registration_ip])
+    url = target.url
     req: zmq.Socket[bytes] = sockets.context.socket(zmq.REQ)
     req.linger = 0
-    _ipv6(req, registration.registration_ip, registration.transport)
+    _ipv6(req, target.registration_ip, target.transport)
     where = registration_file if registration_file is not None else registration.url
     try:
-        req.connect(registration.url)
-        req.send_multipart(codec.serialize(codec.message(REPORT_MSG_TYPE, content)))
+        try:
+            req.connect(url)
+            req.send_multipart(codec.serialize(codec.message(REPORT_MSG_TYPE, content)))
+        except zmq.ZMQError as exc:
+            raise HandshakeError(
+                f"cannot reach the launcher at {url} (registration file {where}): {exc.strerror}",
+                registration_file=registration_file,
+            ) from exc
         if not req.poll(int(timeout * 1000)):
             raise HandshakeTimeout(
-                f"no acknowledgement from the launcher at {registration.url} within "
+                f"no acknowledgement from the launcher at {url} within "
                 f"{timeout} s (registration file {where})",
                 registration_file=registration_file,
             )
@@ -123,7 +136,7 @@ def report_ports(
             ack = codec.parse(req.recv_multipart())
         except WireError as exc:
             raise HandshakeError(
-                f"bad acknowledgement from {registration.url}: {exc}",
+                f"bad acknowledgement from {url}: {exc}",
                 registration_file=registration_file,
             ) from exc
     finally:
