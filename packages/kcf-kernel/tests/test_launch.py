@@ -270,3 +270,34 @@ def test_close_kills_orphans_after_the_reservation_watcher_saw_the_exit(runtime:
     if survived:
         os.kill(child, signal.SIGKILL)
     assert not survived, "close() left the kernel's child running"
+
+
+def test_close_kills_orphans_after_wait_bound_saw_the_exit(runtime: Path) -> None:
+    """wait_bound() returns False for a kernel that died without reaping it, so close() still
+    kills the child the kernel left in its group."""
+    import os
+
+    script = (
+        "import subprocess, sys\n"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(c.pid, flush=True)\n"
+    )
+    kp = kcf_kernel.launch_kernel(
+        [sys.executable, "-c", script, "{connection_file}"], stdout=subprocess.PIPE
+    )
+    assert kp.popen.stdout is not None
+    child = int(kp.popen.stdout.readline())
+    assert not kp.wait_bound(30)
+    kp.close()
+    survived = True
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            survived = False
+            break
+        time.sleep(0.01)
+    if survived:
+        os.kill(child, signal.SIGKILL)
+    assert not survived, "close() left the kernel's child running"

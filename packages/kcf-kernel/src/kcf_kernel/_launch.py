@@ -218,7 +218,7 @@ class KernelProcess:
                 if self.reservation is not None:
                     self.reservation.release()
                 return True
-            if self.popen.poll() is not None:
+            if not self.is_alive():  # not reaped: close() can still kill its group
                 return False
             time.sleep(0.01)
         return False
