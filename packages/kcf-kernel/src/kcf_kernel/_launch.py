@@ -375,8 +375,8 @@ def launch_kernel(
     * ``"given"``: ``connection`` has every port; nothing is chosen.
 
     Ports already set in ``connection`` are kept, and so are its key, scheme and extra
-    fields; with ``"handshake"`` only its key, scheme, ip and transport are used (the kernel
-    chooses every port). With ``transport="ipc"`` the socket paths are absolute, beside the
+    fields; with ``"handshake"`` only its key, scheme, transport and (tcp) ip are used (the
+    kernel chooses every port). With ``transport="ipc"`` the socket paths are absolute, beside the
     connection file (``<dir>/kernel-<id>-ipc-<n>``) and checked against the platform limit.
 
     Args:

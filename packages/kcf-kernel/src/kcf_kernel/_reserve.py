@@ -86,21 +86,27 @@ class _Lock:
         self.fd = -1
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def _payload(port: int) -> bytes:
     return json.dumps({"pid": os.getpid(), "port": port, "time": time.time()}).encode()
 
 
 if sys.platform == "win32":  # pragma: no cover - no flock: exclusive creation and a pid
+
+    def _pid_alive(pid: int) -> bool:
+        # Not os.kill(pid, 0): on Windows signal 0 is CTRL_C_EVENT, sent to the group ``pid``.
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return bool(ctypes.GetLastError() == 5)  # ERROR_ACCESS_DENIED: it exists
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
 
     def _try_lock(directory: Path, port: int) -> _Lock | None:
         path = directory / f"{port}.lock"
