@@ -71,6 +71,9 @@ class TestListKernels:
             assert entries[name].state is KernelState.INVALID, name
             assert entries[name].reason, name
         assert "directory" in entries["kernel-dir.json"].reason
+        # The reason says what is wrong, not again which file: the entry has the path.
+        assert entries["kernel-wrong.json"].reason.startswith("at /")
+        assert str(tmp_path) not in entries["kernel-half.json"].reason
         if os.geteuid() != 0:  # root reads a 000 file anyway
             assert entries["kernel-noread.json"].state is KernelState.INVALID
 

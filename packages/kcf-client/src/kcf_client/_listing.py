@@ -148,7 +148,8 @@ def _read(path: Path, now: float) -> KernelEntry:
     try:
         info = ConnectionInfo.load(path)
     except KcfError as exc:
-        return KernelEntry(path, None, KernelState.INVALID, str(exc), mtime, age)
+        reason = str(exc).removeprefix(f"{path}: ")  # the entry names its path already
+        return KernelEntry(path, None, KernelState.INVALID, reason, mtime, age)
     return KernelEntry(path, info, KernelState.UNCHECKED, "", mtime, age)
 
 
