@@ -204,30 +204,42 @@ class TestSignals:
         kp.close()
 
 
-def test_close_kills_orphans_left_in_the_group(runtime: Path) -> None:
-    """A kernel that exits leaving a child behind: close() kills that child too."""
-    import os
+_ORPHANING_KERNEL = (
+    "import subprocess, sys\n"
+    "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+    "print(c.pid, flush=True)\n"
+)
 
-    script = (
-        "import subprocess, sys\n"
-        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        "print(c.pid, flush=True)\n"
-    )
+
+def _launch_orphaning_kernel() -> tuple[kcf_kernel.KernelProcess, int]:
+    """A "kernel" that starts a long-lived child in its group, prints its pid and exits."""
     kp = kcf_kernel.launch_kernel(
-        [sys.executable, "-c", script, "{connection_file}"], stdout=subprocess.PIPE
+        [sys.executable, "-c", _ORPHANING_KERNEL, "{connection_file}"], stdout=subprocess.PIPE
     )
     assert kp.popen.stdout is not None
-    child = int(kp.popen.stdout.readline())
-    kp.close()
-    deadline = time.monotonic() + 30
+    return kp, int(kp.popen.stdout.readline())
+
+
+def _survives(pid: int, timeout: float = 30) -> bool:
+    """Whether ``pid`` is still alive after ``timeout`` seconds (killed here if it is)."""
+    import os
+
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            os.kill(child, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
-            break
+            return False
         time.sleep(0.01)
-    with pytest.raises(ProcessLookupError):
-        os.kill(child, 0)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def test_close_kills_orphans_left_in_the_group(runtime: Path) -> None:
+    """A kernel that exits leaving a child behind: close() kills that child too."""
+    kp, child = _launch_orphaning_kernel()
+    kp.close()
+    assert not _survives(child), "close() left the kernel's child running"
 
 
 def test_launch_wait_bound_releases_reservation(runtime: Path) -> None:
@@ -242,62 +254,18 @@ def test_launch_wait_bound_releases_reservation(runtime: Path) -> None:
 def test_close_kills_orphans_after_the_reservation_watcher_saw_the_exit(runtime: Path) -> None:
     """The reservation watcher notices the kernel's exit without reaping it, so close() still
     kills the child the kernel left in its group."""
-    import os
-
-    script = (
-        "import subprocess, sys\n"
-        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        "print(c.pid, flush=True)\n"
-    )
-    kp = kcf_kernel.launch_kernel(
-        [sys.executable, "-c", script, "{connection_file}"], stdout=subprocess.PIPE
-    )
-    assert kp.popen.stdout is not None
+    kp, child = _launch_orphaning_kernel()
     assert kp.reservation is not None
-    child = int(kp.popen.stdout.readline())
     assert kp.reservation.wait_released(30)  # the watcher saw the kernel die
     assert not kp.is_alive()
     kp.close()
-    survived = True
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            survived = False
-            break
-        time.sleep(0.01)
-    if survived:
-        os.kill(child, signal.SIGKILL)
-    assert not survived, "close() left the kernel's child running"
+    assert not _survives(child), "close() left the kernel's child running"
 
 
 def test_close_kills_orphans_after_wait_bound_saw_the_exit(runtime: Path) -> None:
     """wait_bound() returns False for a kernel that died without reaping it, so close() still
     kills the child the kernel left in its group."""
-    import os
-
-    script = (
-        "import subprocess, sys\n"
-        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        "print(c.pid, flush=True)\n"
-    )
-    kp = kcf_kernel.launch_kernel(
-        [sys.executable, "-c", script, "{connection_file}"], stdout=subprocess.PIPE
-    )
-    assert kp.popen.stdout is not None
-    child = int(kp.popen.stdout.readline())
+    kp, child = _launch_orphaning_kernel()
     assert not kp.wait_bound(30)
     kp.close()
-    survived = True
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            survived = False
-            break
-        time.sleep(0.01)
-    if survived:
-        os.kill(child, signal.SIGKILL)
-    assert not survived, "close() left the kernel's child running"
+    assert not _survives(child), "close() left the kernel's child running"
