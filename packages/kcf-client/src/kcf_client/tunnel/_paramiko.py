@@ -410,6 +410,10 @@ class ParamikoTunnel(Tunnel):
         self._stack = stack
         self._targets = targets(remote)
         self._refused: dict[Channel, str] = {}
+        # paramiko keeps one "saved exception" per transport for a refused channel open:
+        # concurrent open_channel calls can take each other's, leaving the server's reason
+        # ("Connect failed") to the wrong thread and a bare "Unable to open channel." to ours.
+        self._open_lock = threading.Lock()
         self._listeners: dict[socket.socket, Channel] = {}
         self._pumps: set[threading.Thread] = set()
         self._pumps_lock = threading.Lock()
@@ -471,9 +475,10 @@ class ParamikoTunnel(Tunnel):
         try:
             host, port = self._targets[channel]
             try:
-                chan = self._transport.open_channel(
-                    "direct-tcpip", (host, port), peer, timeout=self._options.timeout
-                )
+                with self._open_lock:
+                    chan = self._transport.open_channel(
+                        "direct-tcpip", (host, port), peer, timeout=self._options.timeout
+                    )
             except paramiko.ChannelException as exc:
                 self._refused[channel] = f"{exc.text} (code {exc.code})"
                 return
