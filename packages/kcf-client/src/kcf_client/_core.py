@@ -629,7 +629,10 @@ class ConnectionBase(Generic[_S]):
             return
         sent: list[str] = []
         poke = self._kernel_info_poker(sent)
-        poke()
+        # No poke up front: iopub output queued from earlier requests (or ipykernel's
+        # iopub_welcome) usually proves the subscription at once, and a kernel_info_request
+        # sent right before the execute_request is what ipykernel 7 sometimes loses the
+        # execute_request after. Poke only after a quiet ``resend_every``.
         try:
             yield self._until(
                 lambda: self._core.iopub_live,
