@@ -15,6 +15,8 @@ __all__ = [
     "ConnectionFileError",
     "ConnectionFileNotFound",
     "WireError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
     "MalformedMessage",
     "SignatureError",
     "ReplayError",
@@ -133,7 +135,23 @@ class WireError(KcfError, ValueError):
         super().__init__(message)
 
 
-class MalformedMessage(WireError):
+class LocalProtocolError(WireError):
+    """We are at fault: a message this process built cannot be sent as it is
+    (a header field of the wrong type, content that is not JSON).
+
+    .. versionadded:: 0.2.0
+    """
+
+
+class RemoteProtocolError(WireError):
+    """The peer is at fault: what it sent is not an acceptable Jupyter message, or a
+    correctly signed message whose content is not shaped as the protocol says.
+
+    .. versionadded:: 0.2.0
+    """
+
+
+class MalformedMessage(RemoteProtocolError):
     """The frames do not form a Jupyter message (no delimiter, too few frames, bad JSON).
 
     .. versionadded:: 0.1.0
