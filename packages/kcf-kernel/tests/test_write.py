@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kcf_kernel import WriteError
-from kcf_spec import Channel, ConnectionFileError, ConnectionInfo
+from kcf_spec import Channel, ConnectionInfo, ConnectionValueError
 
 
 def _drop_dac_override() -> None:
@@ -91,11 +91,13 @@ class TestWriteConnectionFile:
     def test_write_port_zero_refused_for_clients(
         self, tmp_path: Path, listing: Callable[[Path], list[str]]
     ) -> None:
-        """A port 0 cannot go into a file for clients; the error names the field."""
+        """A port 0 cannot go into a file for clients; the error is about the argument (a
+        ConnectionValueError), names the field and the launch profile that allows 0."""
         info = _info().replace(ports={Channel.HB: 0})
-        with pytest.raises(ConnectionFileError) as err:
+        with pytest.raises(ConnectionValueError) as err:
             kcf_kernel.write_connection_file(info, tmp_path / "k.json")
-        assert err.value.pointer == "/hb_port"
+        assert err.value.field == "info.hb_port"
+        assert "profile='launch'" in str(err.value)
         assert listing(tmp_path) == []
 
     def test_write_port_zero_allowed_for_launch_profile(self, tmp_path: Path) -> None:

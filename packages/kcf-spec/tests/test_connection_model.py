@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kcf_spec import Channel, ConnectionFileError, ConnectionFileNotFound, ConnectionInfo
+from kcf_spec import (
+    Channel,
+    ConnectionFileError,
+    ConnectionFileNotFound,
+    ConnectionInfo,
+    ConnectionValueError,
+)
 
 KEY = "a0436f6c-1916-498b-8eb9-e81ab9368e84"
 PUB = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
@@ -158,13 +164,29 @@ class TestLoad:
 
 class TestConstruct:
     def test_constructor_validates_like_a_document(self) -> None:
-        """A hand-built value with a bad field raises the same precise error as a document."""
-        with pytest.raises(ConnectionFileError) as err:
+        """A hand-built value with a bad field raises a ConnectionValueError naming the
+        argument (not a ConnectionFileError: there is no file), with the schema's wording."""
+        with pytest.raises(ConnectionValueError) as err:
             ConnectionInfo(1, 2, 3, 4, 70000)
-        assert err.value.pointer == "/hb_port"
-        with pytest.raises(ConnectionFileError) as err:
+        assert not isinstance(err.value, ConnectionFileError)
+        assert isinstance(err.value, ValueError)
+        assert err.value.field == "hb_port"
+        assert err.value.value == 70000
+        assert "ConnectionInfo(hb_port=...)" in str(err.value)
+        with pytest.raises(ConnectionValueError) as err:
             ConnectionInfo(1, 2, 3, 4, 5, signature_scheme="none")
-        assert err.value.pointer == "/signature_scheme"
+        assert err.value.field == "signature_scheme"
+
+    def test_constructor_bad_key_bytes_and_extras_are_value_errors(self) -> None:
+        """A key that is not UTF-8 and extras repeating a field are ConnectionValueErrors
+        that never show the key."""
+        with pytest.raises(ConnectionValueError) as err:
+            ConnectionInfo(1, 2, 3, 4, 5, key=b"secret\xff")
+        assert err.value.field == "key"
+        assert "hunter2" not in str(err.value)
+        with pytest.raises(ConnectionValueError) as err:
+            ConnectionInfo(1, 2, 3, 4, 5, extras={"ip": "x"})
+        assert err.value.field == "extras"
 
     def test_constructor_normalises_scheme_alias(self) -> None:
         """Building with ``HmacSHA256`` holds ``hmac-sha256``."""

@@ -13,6 +13,7 @@ import pytest
 from kcf_spec import (
     Channel,
     ConnectionFileError,
+    ConnectionValueError,
     ConnectionInfo,
     Header,
     MalformedMessage,
@@ -90,10 +91,10 @@ class TestErrorsHideSecrets:
 
     def test_non_utf8_key_bytes_not_in_message(self) -> None:
         """Key bytes that are not UTF-8 are refused without showing them."""
-        with pytest.raises(ConnectionFileError) as info:
+        with pytest.raises(ConnectionValueError) as info:
             ConnectionInfo(1, 2, 3, 4, 5, key=b"\xffsecretbytes")
         assert "secretbytes" not in str(info.value)
-        assert info.value.pointer == "/key"
+        assert info.value.field == "key"
 
     @pytest.mark.parametrize("cls", [ConnectionInfo, RegistrationInfo])
     def test_surrogate_key_not_in_message(self, cls: Any) -> None:
@@ -105,7 +106,7 @@ class TestErrorsHideSecrets:
 
     def test_key_of_wrong_type_names_type(self) -> None:
         """A key that is not a string is named by its type only."""
-        with pytest.raises(ConnectionFileError, match="got a int"):
+        with pytest.raises(ConnectionFileError, match="got an int"):
             ConnectionInfo.from_dict({**BASE, "key": 12345678})
 
     def test_other_pointer_still_shows_value(self) -> None:
@@ -120,15 +121,16 @@ class TestPortsFromMapping:
         """``from_ports`` refuses 1.5, "7000" and True instead of truncating or parsing."""
         ports = {c: 5000 + i for i, c in enumerate(Channel)}
         ports[Channel.HB] = bad  # type: ignore[assignment]
-        with pytest.raises(ConnectionFileError) as info:
+        with pytest.raises(ConnectionValueError) as info:
             ConnectionInfo.from_ports(ports)
-        assert info.value.pointer == "/hb_port"
+        assert info.value.field == "hb_port"
 
     def test_replace_ports_non_integer_refused(self) -> None:
         """``replace(ports=...)`` checks the ports as the constructor does."""
         info = ConnectionInfo.from_dict(BASE)
-        with pytest.raises(ConnectionFileError):
+        with pytest.raises(ConnectionValueError) as err:
             info.replace(ports={Channel.SHELL: 2.5})
+        assert err.value.field == "shell_port"
 
     def test_from_ports_integral_float_and_index_types_become_int(self) -> None:
         """``1.0`` and objects with ``__index__`` become plain ints."""

@@ -43,10 +43,12 @@ from ._paths import jupyter_data_dir, runtime_dir
 from ._reserve import PortReservation, port_is_listening, reserve_ports
 from ._signals import cleanup_on_signals
 from ._write import (
+    TEMP_GRACE_SECONDS,
     InsecureWriteWarning,
     default_connection_file,
     new_kernel_id,
     new_key,
+    remove_abandoned_temp_files,
     remove_connection_file,
     remove_ipc_sockets,
     write_connection_file,
@@ -67,6 +69,8 @@ __all__ = [
     "write_private_file",
     "remove_connection_file",
     "remove_ipc_sockets",
+    "remove_abandoned_temp_files",
+    "TEMP_GRACE_SECONDS",
     "InsecureWriteWarning",
     # ipc
     "max_ipc_path_length",

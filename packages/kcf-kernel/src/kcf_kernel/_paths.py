@@ -23,9 +23,22 @@ import sys
 import warnings
 from pathlib import Path
 
+from kcf_spec import ownership_problem
+
 from ._errors import InsecureWriteWarning, RuntimeDirError, insecure_mode_reason
 
-__all__ = ["runtime_dir", "jupyter_data_dir", "ensure_private_dir", "env_flag"]
+__all__ = [
+    "runtime_dir",
+    "jupyter_data_dir",
+    "ensure_private_dir",
+    "check_dir_trusted",
+    "env_flag",
+    "ALLOW_INSECURE_RUNTIME_DIR",
+]
+
+#: The escape hatch for :func:`check_dir_trusted`: set to a true word, a runtime dir owned by
+#: another user or writable by others is used anyway, with an :class:`InsecureWriteWarning`.
+ALLOW_INSECURE_RUNTIME_DIR = "KCF_ALLOW_INSECURE_RUNTIME_DIR"
 
 _FALSE = frozenset({"no", "n", "false", "off", "0", "0.0"})
 
@@ -97,8 +110,15 @@ def runtime_dir(*, create: bool = True) -> Path:
     Args:
         create: create it (mode 0700, parents as needed) when it does not exist.
 
+    An existing directory must be one only you can write (see :func:`check_dir_trusted`):
+    otherwise someone else could put or swap the connection files kcf reads from it.
+
     Raises:
-        RuntimeDirError: it cannot be created, or the path exists and is not a directory.
+        RuntimeDirError: it cannot be created; the path exists and is not a directory; or it
+            is owned by another user or writable by group or others.
+
+    .. versionchanged:: 0.2.0
+       A runtime dir owned by another user, or writable by group or others, is refused.
 
     .. versionadded:: 0.1.0
     """
@@ -106,21 +126,72 @@ def runtime_dir(*, create: bool = True) -> Path:
     path = Path(env) if env else jupyter_data_dir() / "runtime"
     if create:
         ensure_private_dir(path)
+    else:
+        try:
+            st = os.stat(path)
+        except OSError:  # missing (or unreadable): nothing in it to trust or distrust
+            return path
+        if stat.S_ISDIR(st.st_mode):
+            check_dir_trusted(path, st)
     return path
+
+
+def check_dir_trusted(path: Path, st: os.stat_result | None = None) -> None:
+    """Refuse a directory that someone else could put files in, as OpenSSH's ``StrictModes``
+    refuses such a ``~/.ssh``: it must be owned by you (or root) and not writable by its group
+    or by others. A symlink is judged by the directory it leads to.
+
+    Escape hatches: ``KCF_ALLOW_INSECURE_RUNTIME_DIR`` (any problem) and, for a directory
+    you own that is only too open (what CIFS or WSL drvfs show for every directory),
+    jupyter_core's ``JUPYTER_ALLOW_INSECURE_WRITES``; either gives an
+    :class:`InsecureWriteWarning` instead of the error.
+
+    Raises:
+        RuntimeDirError: the directory is not trusted; the message says why and names the
+            escape hatch.
+    """
+    if st is None:
+        st = os.stat(path)
+    problem = ownership_problem(st, "directory")
+    if problem is None:
+        return
+    foreign = "owned by" in problem
+    if env_flag(ALLOW_INSECURE_RUNTIME_DIR) or (
+        not foreign and env_flag("JUPYTER_ALLOW_INSECURE_WRITES")
+    ):
+        warnings.warn(
+            f"{path} is used although {problem}: other users may put or replace connection "
+            "files in it",
+            InsecureWriteWarning,
+            stacklevel=3,
+        )
+        return
+    hatch = f"{ALLOW_INSECURE_RUNTIME_DIR}=1"
+    if not foreign:
+        hatch += " (or JUPYTER_ALLOW_INSECURE_WRITES=1)"
+    raise RuntimeDirError(
+        path,
+        f"is not safe to use: {problem}, so someone else could put or replace the connection "
+        f"files in it (their keys and ports). Use a directory only you can write (chmod 700 "
+        f"it, or set JUPYTER_RUNTIME_DIR), or set {hatch} to use it anyway",
+    )
 
 
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` with mode 0700 when it is missing (parents with the default mode).
 
-    An existing directory is left as it is: it may be shared on purpose. A directory this
+    An existing directory is not changed, but it must be one only you can write
+    (:func:`check_dir_trusted`: owned by you or root, not writable by group or others). A
+    directory this
     call creates must end up 0700: when the file system will not have it (CIFS, WSL drvfs...),
     the new directory is removed again and :class:`RuntimeDirError` says so, unless
     ``JUPYTER_ALLOW_INSECURE_WRITES`` is set (then it is kept, with an
     :class:`InsecureWriteWarning`).
 
     Raises:
-        RuntimeDirError: it cannot be created, it exists and is not a directory, or the
-            file system will not give the new directory mode 0700.
+        RuntimeDirError: it cannot be created, it exists and is not a directory, it is not
+            trusted (see :func:`check_dir_trusted`), or the file system will not give the
+            new directory mode 0700.
     """
     try:
         st = os.stat(path)
@@ -133,6 +204,7 @@ def ensure_private_dir(path: Path) -> None:
     else:
         if not stat.S_ISDIR(st.st_mode):
             raise RuntimeDirError(path, "exists and is not a directory")
+        check_dir_trusted(path, st)
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +213,8 @@ def ensure_private_dir(path: Path) -> None:
         except FileExistsError:
             if not path.is_dir():
                 raise RuntimeDirError(path, "exists and is not a directory") from None
-            return  # created concurrently by someone else
+            check_dir_trusted(path)  # created concurrently: by whom?
+            return
         _make_private_dir(path)
     except RuntimeDirError:
         raise

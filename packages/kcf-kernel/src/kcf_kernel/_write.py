@@ -6,14 +6,23 @@ import contextlib
 import errno
 import json
 import os
+import re
 import secrets
 import stat
+import time
 import uuid
 import warnings
 from pathlib import Path
 from typing import Literal
 
-from kcf_spec import Channel, ConnectionFileError, ConnectionInfo
+from kcf_spec import (
+    Channel,
+    ConnectionFileError,
+    ConnectionFileNotFound,
+    ConnectionInfo,
+    ConnectionValueError,
+    read_document,
+)
 
 from ._errors import (
     InsecureWriteError,
@@ -33,6 +42,8 @@ __all__ = [
     "write_private_file",
     "remove_connection_file",
     "remove_owned_file",
+    "remove_abandoned_temp_files",
+    "TEMP_GRACE_SECONDS",
     "InsecureWriteWarning",
 ]
 
@@ -72,13 +83,87 @@ def _insecure_allowed() -> bool:
     return env_flag("JUPYTER_ALLOW_INSECURE_WRITES")
 
 
+#: How old (by mtime, in seconds) a temporary file of a dead writer must be before another
+#: writer or ``kcf prune`` removes it.
+TEMP_GRACE_SECONDS = 30.0
+
+# ".<target name>.<writer pid>.<12 hex>.tmp": the pid says whose it is (see
+# remove_abandoned_temp_files); the random part keeps two writes of one process apart.
+_TEMP_RE = re.compile(r"\.(?P<target>.+)\.(?P<pid>[1-9][0-9]{0,9})\.[0-9a-f]{12}\.tmp")
+
+
+def _temp_name(target: Path) -> Path:
+    return target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    except OSError:  # no such signal support (Windows), or a pid out of range: keep it
+        return True
+    return True
+
+
+def remove_abandoned_temp_files(
+    directory: StrPath, *, grace: float = TEMP_GRACE_SECONDS, now: float | None = None
+) -> list[Path]:
+    """Remove the temporary files writers killed mid-write left in ``directory``.
+
+    :func:`write_private_file` names its temporary file ``.<name>.<pid>.<12 hex>.tmp``
+    (``pid``: the writer's process id). Such a file is provably abandoned, and removed, when
+    it is a regular file owned by the current user, its writer's process no longer exists,
+    and it was last modified more than ``grace`` seconds ago (a live writer needs
+    milliseconds; the grace covers a writer in another pid namespace). Anything else is
+    left alone. Every write calls this for its directory; ``kcf prune`` does too.
+
+    Returns:
+        The files removed.
+
+    .. versionadded:: 0.2.0
+    """
+    base = Path(directory)
+    now = time.time() if now is None else now
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    removed: list[Path] = []
+    try:
+        entries = os.scandir(base)
+    except OSError:
+        return removed
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            match = _TEMP_RE.fullmatch(name)
+            if match is None:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or (me is not None and st.st_uid != me):
+                continue
+            if now - st.st_mtime <= grace or _pid_alive(int(match["pid"])):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
 def write_private_file(path: StrPath, data: bytes, *, durable: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically with mode 0600.
 
-    A temporary file is created beside ``path`` (``O_CREAT | O_EXCL``, mode 0600 from the
-    start), filled, then renamed over ``path`` with :func:`os.replace`: a concurrent reader
-    sees the old file or the new one, never a partial one. On any failure the temporary file
-    is removed and ``path`` is unchanged.
+    A temporary file ``.<name>.<pid>.<random>.tmp`` is created beside ``path``
+    (``O_CREAT | O_EXCL``, mode 0600 from the start), filled, then renamed over ``path``
+    with :func:`os.replace`: a concurrent reader sees the old file or the new one, never a
+    partial one. On any failure the temporary file is removed and ``path`` is unchanged;
+    the temporary files of writers killed mid-write are removed by the next write in the
+    directory (see :func:`remove_abandoned_temp_files`).
 
     Args:
         path: the file to write; its directory must exist.
@@ -93,9 +178,15 @@ def write_private_file(path: StrPath, data: bytes, *, durable: bool = False) -> 
 
     .. versionadded:: 0.1.0
     """
-    target = Path(path)
+    return _write_private(Path(path), data, durable)
+
+
+def _write_private(target: Path, data: bytes, durable: bool) -> Path:
+    # The one body of write_private_file and write_connection_file: each calls it directly,
+    # so the InsecureWriteWarning below (stacklevel=4) names the public function's caller.
     directory = target.parent
-    tmp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    remove_abandoned_temp_files(directory)
+    tmp = _temp_name(target)
     flags = (
         os.O_WRONLY
         | os.O_CREAT
@@ -200,7 +291,7 @@ def write_connection_file(
         The path written.
 
     Raises:
-        kcf_spec.ConnectionFileError: a port is 0 with the ``"connect"`` profile.
+        kcf_spec.ConnectionValueError: a port is 0 with the ``"connect"`` profile.
         WriteError: the file cannot be written (see :func:`write_private_file`).
 
     .. versionadded:: 0.1.0
@@ -208,10 +299,11 @@ def write_connection_file(
     if profile == "connect":
         for channel in Channel:
             if info.port(channel) == 0:
-                raise ConnectionFileError(
-                    "a real port (1 to 65535) in a file for clients",
-                    path=path,
-                    pointer=f"/{channel.port_key}",
+                raise ConnectionValueError(
+                    "a real port (1 to 65535) in a file for clients; port 0 ('the kernel "
+                    "chooses') is only for a file handed to a kernel: pass profile='launch'",
+                    owner="write_connection_file",
+                    field=f"info.{channel.port_key}",
                     value=0,
                 )
     if path is None:
@@ -220,14 +312,13 @@ def write_connection_file(
         target = base / f"kernel-{new_kernel_id()}.json"
     else:
         target = Path(path)
-    return write_private_file(target, info.dumps().encode("utf-8"), durable=durable)
+    return _write_private(target, info.dumps().encode("utf-8"), durable)
 
 
 def _file_key(path: Path) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read())
-    except (OSError, ValueError):
+        data = json.loads(read_document(path))
+    except (ConnectionFileNotFound, ConnectionFileError, ValueError, RecursionError):
         return None
     key = data.get("key") if isinstance(data, dict) else None
     return key.encode("utf-8") if isinstance(key, str) else None
@@ -267,8 +358,8 @@ def remove_connection_file(path: StrPath, info: ConnectionInfo | None = None) ->
     if info is None:
         try:
             info = ConnectionInfo.load(target, profile="launch")
-        except Exception:  # noqa: BLE001 - unreadable or invalid: remove the file only
-            info = None
+        except (ConnectionFileNotFound, ConnectionFileError):  # unreadable or invalid
+            info = None  # remove the file only
         try:
             target.unlink()
             removed = True

@@ -10,6 +10,7 @@ from ._connection import DEFAULT_SIGNATURE_SCHEME, ConnectionInfo, Transport
 from ._errors import (
     ConnectionFileError,
     ConnectionFileNotFound,
+    ConnectionValueError,
     KcfError,
     LocalProtocolError,
     MalformedMessage,
@@ -20,6 +21,8 @@ from ._errors import (
     WireError,
 )
 from ._message import PROTOCOL_VERSION, Header, Message
+from ._portability import PortabilityWarning, portability_warnings
+from ._read import MAX_DOCUMENT_SIZE, ownership_problem, read_document
 from ._registration import RegistrationInfo, parse_port_report, port_report
 from ._replay import ReplayGuard
 from ._schema import load_schema, schema_path
@@ -38,6 +41,12 @@ __all__ = [
     "RegistrationInfo",
     "parse_port_report",
     "port_report",
+    # reading files
+    "read_document",
+    "MAX_DOCUMENT_SIZE",
+    "ownership_problem",
+    "portability_warnings",
+    "PortabilityWarning",
     # schema
     "validate",
     "Profile",
@@ -60,6 +69,7 @@ __all__ = [
     "KcfError",
     "ConnectionFileError",
     "ConnectionFileNotFound",
+    "ConnectionValueError",
     "WireError",
     "LocalProtocolError",
     "RemoteProtocolError",

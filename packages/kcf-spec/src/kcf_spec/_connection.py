@@ -15,8 +15,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from ._channel import Channel
-from ._errors import ConnectionFileError, ConnectionFileNotFound
+from ._errors import ConnectionFileError, ConnectionValueError
 from ._frozen import FACTORY, Frozen
+from ._read import read_document
 from ._validate import SCHEME_ALIASES, Profile, check_connection
 
 __all__ = ["ConnectionInfo", "Transport", "DEFAULT_SIGNATURE_SCHEME"]
@@ -65,7 +66,12 @@ def _as_port(value: object) -> object:
 def _check_extras(extras: Mapping[str, Any], known: frozenset[str], cls: str) -> None:
     clash = known.intersection(extras)
     if clash:
-        raise ValueError(f"{cls}.extras repeats named fields: {sorted(clash)}")
+        raise ConnectionValueError(
+            "fields the model does not name",
+            owner=cls,
+            field="extras",
+            detail=f"it repeats named fields: {sorted(clash)}",
+        )
 
 
 class ConnectionInfo(Frozen):
@@ -90,6 +96,16 @@ class ConnectionInfo(Frozen):
         curve_publickey: Z85 CURVE public key of the kernel (with ``curve_secretkey``).
         curve_secretkey: Z85 CURVE secret key of the kernel.
         extras: every other field of the document, in its original order.
+
+    Raises:
+        ConnectionValueError: an argument is not a valid value (the error names it); also
+            from :meth:`replace` and :meth:`from_ports`. Documents read from files raise
+            :class:`ConnectionFileError` instead.
+        TypeError: ``key`` is not ``bytes``.
+
+    .. versionchanged:: 0.2.0
+       A bad argument raises :class:`ConnectionValueError`, no longer
+       :class:`ConnectionFileError` (both are ``ValueError``).
 
     .. versionadded:: 0.1.0
     """
@@ -165,8 +181,8 @@ class ConnectionInfo(Frozen):
         try:
             self.key.decode("utf-8")
         except UnicodeDecodeError:
-            raise ConnectionFileError(
-                "a key whose bytes are UTF-8 text", pointer="/key", value=self.key
+            raise ConnectionValueError(
+                "a key whose bytes are UTF-8 text", field="key", value=self.key
             ) from None
         for name in _PORT_KEYS:  # JSON Schema's integers include 1.0; the model holds ints
             port = getattr(self, name)
@@ -184,7 +200,8 @@ class ConnectionInfo(Frozen):
         if not check_connection(self.to_dict(), "launch"):
             from ._schema import explain
 
-            raise explain(self.to_dict(), "launch")
+            err = explain(self.to_dict(), "launch")
+            raise ConnectionValueError.from_document_error(err, type(self).__name__)
 
     # -- construction -------------------------------------------------------------------
 
@@ -265,24 +282,14 @@ class ConnectionInfo(Frozen):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, profile: Profile = "connect") -> ConnectionInfo:
-        """Read and validate a connection file.
+        """Read and validate a connection file (read with :func:`read_document`: a FIFO,
+        a device, a directory or a file over 1 MiB is refused, never waited on).
 
         Raises:
             ConnectionFileNotFound: there is no such file.
             ConnectionFileError: it cannot be read as a valid connection document.
         """
-        try:
-            with open(path, "rb") as f:
-                text = f.read()
-        except FileNotFoundError:
-            raise ConnectionFileNotFound(os.fspath(path)) from None
-        except IsADirectoryError:
-            raise ConnectionFileError("a file", path=path, detail="it is a directory") from None
-        except OSError as exc:
-            raise ConnectionFileError(
-                "a readable file", path=path, detail=f"it cannot be read: {exc.strerror}"
-            ) from None
-        return cls.loads(text, profile=profile, path=path)
+        return cls.loads(read_document(path), profile=profile, path=path)
 
     # -- views ----------------------------------------------------------------------------
 

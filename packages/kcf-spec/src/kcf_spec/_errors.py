@@ -13,6 +13,7 @@ import os
 __all__ = [
     "KcfError",
     "ConnectionFileError",
+    "ConnectionValueError",
     "ConnectionFileNotFound",
     "WireError",
     "LocalProtocolError",
@@ -68,14 +69,8 @@ class ConnectionFileError(KcfError, ValueError):
             got = "it is missing"
         elif self.detail is not None:
             got = self.detail
-        elif self.pointer in _SECRET_POINTERS:
-            # Never echo key material into a message that ends up in logs and tracebacks.
-            size = len(self.value) if isinstance(self.value, (str, bytes)) else None
-            got = f"got a {type(self.value).__name__}" + (
-                f" of length {size} (not shown: it is secret)" if size is not None else ""
-            )
         else:
-            got = f"got {_short_repr(self.value)}"
+            got = f"got {describe_value(self.value, self.pointer)}"
         return f"{where}: at {at}: expected {self.expected}; {got}"
 
     def with_path(self, path: str | os.PathLike[str]) -> ConnectionFileError:
@@ -90,6 +85,52 @@ class ConnectionFileError(KcfError, ValueError):
         )
         err.__cause__ = self.__cause__
         return err
+
+
+class ConnectionValueError(KcfError, ValueError):
+    """A value built in Python (not read from a file) is not a valid connection value:
+    an argument of :class:`ConnectionInfo`, :meth:`ConnectionInfo.replace`,
+    :meth:`ConnectionInfo.from_ports` or :class:`RegistrationInfo`, or a value handed to a
+    writer that cannot hold it.
+
+    :class:`ConnectionFileError` is for documents (a file, a decoded JSON object): it names
+    a path and a JSON pointer. This one names the argument.
+
+    Attributes:
+        owner: what was being built, e.g. ``"ConnectionInfo"``.
+        field: the argument at fault (``""`` when no one argument is).
+        value: the offending value (``None`` when the argument is missing).
+        expected: what was expected there, in words.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(
+        self,
+        expected: str,
+        *,
+        owner: str = "ConnectionInfo",
+        field: str = "",
+        value: object = None,
+        detail: str | None = None,
+    ) -> None:
+        self.owner = owner
+        self.field = field
+        self.value = value
+        self.expected = expected
+        self.detail = detail
+        where = f"{owner}({field}=...)" if field else owner
+        got = detail if detail is not None else f"got {describe_value(value, '/' + field)}"
+        super().__init__(f"{where}: expected {expected}; {got}")
+
+    @classmethod
+    def from_document_error(cls, err: ConnectionFileError, owner: str) -> ConnectionValueError:
+        """The argument error that ``err`` (found in the document a value would write) means."""
+        field = err.pointer[1:].split("/", 1)[0].replace("~1", "/").replace("~0", "~")
+        detail = "it is missing" if err.missing else err.detail
+        new = cls(err.expected, owner=owner, field=field, value=err.value, detail=detail)
+        new.__cause__ = err.__cause__
+        return new
 
 
 class ConnectionFileNotFound(KcfError, FileNotFoundError):
@@ -181,6 +222,41 @@ class UnsupportedScheme(WireError):
 
 #: Pointers whose value is key material: messages give its type and length, never the text.
 _SECRET_POINTERS = frozenset({"/key", "/curve_secretkey"})
+
+_JSON_TYPES = {dict: "JSON object", list: "JSON array", str: "string", bool: "boolean"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def a_type(value: object) -> str:
+    """``"an int"``, ``"a str"``: the type of ``value`` with its article."""
+    name = type(value).__name__
+    if name in ("bytes", "bytearray"):
+        name += " value"
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def describe_value(value: object, pointer: str = "") -> str:
+    """``value`` in words for an error message, without echoing text that may hold a key.
+
+    Scalars are shown as they are, except at a secret pointer (``/key``...) and for the
+    whole document (``pointer == ""``); an object or array is described by its type and
+    size only, since it may hold the key of a connection file (``[{"key": ...}]``).
+    """
+    if pointer in _SECRET_POINTERS:
+        size = len(value) if isinstance(value, (str, bytes)) else None
+        return a_type(value) + (
+            f" of length {size} (not shown: it is secret)" if size is not None else ""
+        )
+    if isinstance(value, dict):
+        return f"a JSON object with {_plural(len(value), 'member')} (not shown)"
+    if isinstance(value, (list, tuple)):
+        return f"a JSON array of {_plural(len(value), 'item')} (not shown)"
+    if pointer == "" and isinstance(value, (str, bytes)):
+        return f"a JSON string of length {len(value)} (not shown)"
+    return _short_repr(value)
 
 
 def _short_repr(value: object, limit: int = 60) -> str:

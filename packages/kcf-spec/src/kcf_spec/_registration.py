@@ -27,8 +27,9 @@ from ._connection import (
     _check_extras,
     _json_document,
 )
-from ._errors import ConnectionFileError, ConnectionFileNotFound
+from ._errors import ConnectionFileError
 from ._frozen import FACTORY, Frozen
+from ._read import read_document
 from ._validate import SCHEME_ALIASES, check_port_report, check_registration
 
 __all__ = ["RegistrationInfo", "parse_port_report", "port_report"]
@@ -42,20 +43,6 @@ def _explain(data: object, kind: Any, path: str | os.PathLike[str] | None) -> Co
     from ._schema import explain
 
     return explain(data, kind, path=path)
-
-
-def _read(path: str | os.PathLike[str]) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise ConnectionFileNotFound(os.fspath(path)) from None
-    except IsADirectoryError:
-        raise ConnectionFileError("a file", path=path, detail="it is a directory") from None
-    except OSError as exc:
-        raise ConnectionFileError(
-            "a readable file", path=path, detail=f"it cannot be read: {exc.strerror}"
-        ) from None
 
 
 class RegistrationInfo(Frozen):
@@ -183,7 +170,7 @@ class RegistrationInfo(Frozen):
             ConnectionFileNotFound: there is no such file.
             ConnectionFileError: it cannot be read as a valid registration document.
         """
-        return cls.loads(_read(path), path=path)
+        return cls.loads(read_document(path), path=path)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document, extras last."""

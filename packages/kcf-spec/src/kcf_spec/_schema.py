@@ -136,10 +136,16 @@ def _ip_expected(data: dict[str, Any], field: str, value: object) -> str:
 
 def _expected(kind: Kind, data: dict[str, Any], field: str, value: object) -> str:
     if field.endswith("_port"):
+        if kind == "connect" and _is_zero(value):
+            return f"{_PORT[kind]} (0, 'the kernel chooses', is only for the launch profile)"
         return _PORT[kind]
     if field in _IP_FIELDS:
         return _ip_expected(data, field, value)
     return _FIELD.get(field, "")
+
+
+def _is_zero(value: object) -> bool:
+    return type(value) in (int, float) and value == 0
 
 
 def _pick(errors: list[ValidationError]) -> ValidationError:
