@@ -107,3 +107,111 @@ class TestRuntimeDir:
         clean_env.setenv("JUPYTER_RUNTIME_DIR", str(blocker / "runtime"))
         with pytest.raises(OSError, match="cannot be created"):
             kcf_kernel.runtime_dir()
+
+
+def _nobody() -> int:
+    import pwd
+
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        pytest.fail("the test needs the user 'nobody' (every Linux and macOS has one)")
+
+
+@pytest.fixture
+def strict_env(clean_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for var in ("KCF_ALLOW_INSECURE_RUNTIME_DIR", "JUPYTER_ALLOW_INSECURE_WRITES"):
+        clean_env.delenv(var, raising=False)
+    return clean_env
+
+
+class TestRuntimeDirTrust:
+    """A runtime dir someone else can write is refused, as OpenSSH's StrictModes does."""
+
+    @pytest.mark.parametrize("create", [True, False])
+    def test_other_users_dir_refused(
+        self, strict_env: pytest.MonkeyPatch, tmp_path: Path, create: bool
+    ) -> None:
+        """A dir owned by another user (nobody) is refused by writers and by readers
+        (``create=False`` is what the client's default dir uses), saying whose it is."""
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, _nobody(), -1)
+        strict_env.setenv("JUPYTER_RUNTIME_DIR", str(theirs))
+        with pytest.raises(RuntimeDirError, match="owned by uid") as err:
+            kcf_kernel.runtime_dir(create=create)
+        assert "KCF_ALLOW_INSECURE_RUNTIME_DIR" in str(err.value)
+
+    def test_symlink_to_other_users_dir_refused(
+        self, strict_env: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """A symlink to another user's dir is judged by the dir it leads to."""
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, _nobody(), -1)
+        link = tmp_path / "runtime"
+        link.symlink_to(theirs)
+        strict_env.setenv("JUPYTER_RUNTIME_DIR", str(link))
+        with pytest.raises(RuntimeDirError, match="owned by uid"):
+            kcf_kernel.runtime_dir()
+
+    def test_world_writable_dir_refused(
+        self, strict_env: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """A dir of mode 0777 is refused, naming the mode and both escape hatches."""
+        open_dir = tmp_path / "open"
+        open_dir.mkdir()
+        os.chmod(open_dir, 0o777)  # noqa: S103 - the insecure dir under test
+        strict_env.setenv("JUPYTER_RUNTIME_DIR", str(open_dir))
+        with pytest.raises(RuntimeDirError, match="writable by others") as err:
+            kcf_kernel.runtime_dir()
+        assert "0777" in str(err.value)
+        assert "JUPYTER_ALLOW_INSECURE_WRITES" in str(err.value)
+
+    def test_writer_refuses_untrusted_dir(
+        self, strict_env: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """write_connection_file into another user's dir is refused, nothing written."""
+        from kcf_spec import ConnectionInfo
+
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, _nobody(), -1)
+        info = ConnectionInfo(1, 2, 3, 4, 5, key=b"k")
+        with pytest.raises(RuntimeDirError):
+            kcf_kernel.write_connection_file(info, runtime_dir=theirs)
+        assert os.listdir(theirs) == []
+
+    def test_escape_hatch_warns(self, strict_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """KCF_ALLOW_INSECURE_RUNTIME_DIR uses the dir, with a warning saying why."""
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, _nobody(), -1)
+        strict_env.setenv("JUPYTER_RUNTIME_DIR", str(theirs))
+        strict_env.setenv("KCF_ALLOW_INSECURE_RUNTIME_DIR", "1")
+        with pytest.warns(kcf_kernel.InsecureWriteWarning, match="owned by uid"):
+            assert kcf_kernel.runtime_dir() == theirs
+
+    def test_jupyter_hatch_covers_modes_not_owners(
+        self, strict_env: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """JUPYTER_ALLOW_INSECURE_WRITES (a file system without modes) accepts one's own
+        0777 dir but not another user's."""
+        strict_env.setenv("JUPYTER_ALLOW_INSECURE_WRITES", "1")
+        open_dir = tmp_path / "open"
+        open_dir.mkdir()
+        os.chmod(open_dir, 0o777)  # noqa: S103 - the insecure dir under test
+        strict_env.setenv("JUPYTER_RUNTIME_DIR", str(open_dir))
+        with pytest.warns(kcf_kernel.InsecureWriteWarning):
+            kcf_kernel.runtime_dir()
+        os.chown(open_dir, _nobody(), -1)
+        with pytest.raises(RuntimeDirError, match="owned by uid"):
+            kcf_kernel.runtime_dir()
+
+    def test_own_0755_dir_accepted(self, strict_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """One's own dir that others may read but not write is used without complaint."""
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        os.chmod(mine, 0o755)  # noqa: S103 - readable, not writable, by others
+        strict_env.setenv("JUPYTER_RUNTIME_DIR", str(mine))
+        assert kcf_kernel.runtime_dir() == mine

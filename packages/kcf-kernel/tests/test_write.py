@@ -264,6 +264,78 @@ class TestAtomicity:
         assert result["seen"] == [5000, 6000]
 
 
+def _dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return int(proc.stdout)
+
+
+def _plant_temp(directory: Path, pid: int, *, age: float = 3600.0, name: str = "kernel-1.json") -> Path:
+    tmp = directory / f".{name}.{pid}.{uuid.uuid4().hex[:12]}.tmp"
+    tmp.write_text('{"key": "left-behind"}')
+    old = tmp.stat().st_mtime - age
+    os.utime(tmp, (old, old))
+    return tmp
+
+
+class TestTempLitter:
+    """Temp files of writers killed mid-write name their writer and are cleaned up."""
+
+    def test_temp_name_identifies_the_writer(self, tmp_path: Path) -> None:
+        """A write's temporary file is ``.<name>.<pid>.<12 hex>.tmp`` (seen by a writer
+        killed right after creating it)."""
+        code = textwrap.dedent(
+            f"""
+            import os, kcf_kernel._write as w
+            real_write = os.write
+            def die(fd, data):
+                os.kill(os.getpid(), 9)
+            os.write = die
+            w.write_private_file({str(tmp_path / "kernel-1.json")!r}, b"{{}}")
+            """
+        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+        assert proc.returncode == -9
+        (left,) = os.listdir(tmp_path)
+        prefix, pid, rand, suffix = left.rsplit(".", 3)
+        assert (prefix, suffix) == (".kernel-1.json", "tmp")
+        assert int(pid) > 0 and len(rand) == 12
+
+    def test_next_writer_removes_abandoned_temp(self, tmp_path: Path) -> None:
+        """A dead writer's old temp file is removed by the next write in the directory."""
+        tmp = _plant_temp(tmp_path, _dead_pid())
+        kcf_kernel.write_connection_file(_info(), tmp_path / "kernel-2.json")
+        assert sorted(os.listdir(tmp_path)) == ["kernel-2.json"]
+        assert not tmp.exists()
+
+    def test_live_writer_or_recent_temp_kept(self, tmp_path: Path) -> None:
+        """A temp of a live process, a recent one of a dead process, and names that do not
+        follow the rule are all kept."""
+        live = _plant_temp(tmp_path, os.getppid())
+        recent = _plant_temp(tmp_path, _dead_pid(), age=0.0)
+        other = tmp_path / ".kernel-1.json.notapid.tmp"
+        other.write_text("x")
+        old = other.stat().st_mtime - 3600
+        os.utime(other, (old, old))
+        assert kcf_kernel.remove_abandoned_temp_files(tmp_path) == []
+        assert live.exists() and recent.exists() and other.exists()
+
+    def test_other_users_temp_kept(self, tmp_path: Path) -> None:
+        """A temp file owned by another user is never removed."""
+        import pwd
+
+        tmp = _plant_temp(tmp_path, _dead_pid())
+        os.chown(tmp, pwd.getpwnam("nobody").pw_uid, -1)
+        assert kcf_kernel.remove_abandoned_temp_files(tmp_path) == []
+        assert tmp.exists()
+
+    def test_remove_returns_what_it_removed(self, tmp_path: Path) -> None:
+        """The public helper (used by ``kcf prune`` too) returns the removed paths."""
+        tmp = _plant_temp(tmp_path, _dead_pid())
+        assert kcf_kernel.remove_abandoned_temp_files(tmp_path) == [tmp]
+
+
 class TestRemove:
     def test_remove_own_file(self, tmp_path: Path) -> None:
         """remove_connection_file with the info we wrote removes the file."""

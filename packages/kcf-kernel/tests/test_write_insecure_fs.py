@@ -224,6 +224,24 @@ class TestWriteConnectionFileNoChmod:
             target.unlink()
 
 
+class TestWarningPointsAtCaller:
+    @pytest.mark.parametrize("writer", ["write_private_file", "write_connection_file"])
+    def test_insecure_write_warning_names_the_callers_line(
+        self, nochmod: NoChmodMount, monkeypatch: pytest.MonkeyPatch, writer: str
+    ) -> None:
+        """The InsecureWriteWarning is attributed to the line that called the public
+        function (it pointed one frame above that for ``write_private_file``)."""
+        monkeypatch.setenv("JUPYTER_ALLOW_INSECURE_WRITES", "1")
+        target = nochmod.path / "kernel-1.json"
+        with pytest.warns(InsecureWriteWarning) as record:
+            if writer == "write_private_file":
+                kcf_kernel.write_private_file(target, b"{}")
+            else:
+                kcf_kernel.write_connection_file(_info(), target)
+        assert len(record) == 1
+        assert record[0].filename == __file__
+
+
 class TestRuntimeDirNoChmod:
     def test_runtime_dir_new_dir_not_private_raises_and_is_removed(
         self, nochmod: NoChmodMount, monkeypatch: pytest.MonkeyPatch
