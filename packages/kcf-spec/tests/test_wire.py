@@ -428,10 +428,12 @@ class TestMalformed:
         ],
     )
     def test_serialize_non_json_content_malformed(self, content: dict[str, Any]) -> None:
-        """Content that is not strict JSON cannot be serialized (check 'encode')."""
+        """Content that is not strict JSON cannot be serialized (check 'encode'): our fault,
+        a LocalProtocolError, never the peer's MalformedMessage."""
         codec = Codec(KEY)
-        with pytest.raises(MalformedMessage) as info:
+        with pytest.raises(kcf_spec.LocalProtocolError) as info:
             codec.serialize(codec.message("x", content))
+        assert not isinstance(info.value, kcf_spec.RemoteProtocolError)
         assert (info.value.frame, info.value.check) == ("content", "encode")
 
     def test_serialize_cyclic_content_malformed(self) -> None:
@@ -439,8 +441,20 @@ class TestMalformed:
         cyclic: dict[str, Any] = {}
         cyclic["self"] = cyclic
         codec = Codec(KEY)
-        with pytest.raises(MalformedMessage):
+        with pytest.raises(kcf_spec.LocalProtocolError):
             codec.serialize(codec.message("x", cyclic))
+
+    def test_parse_garbage_is_remote_and_bad_signature_is_neither(self) -> None:
+        """Garbage from the peer is a RemoteProtocolError; a bad signature is a
+        SignatureError that is neither Local nor Remote (a wrong key of ours gives it too)."""
+        codec = Codec(KEY)
+        with pytest.raises(kcf_spec.RemoteProtocolError):
+            codec.parse([b"no delimiter"])
+        frames = codec.serialize(codec.message("x"))
+        frames[1] = b"0" * 64
+        with pytest.raises(SignatureError) as info:
+            codec.parse(frames)
+        assert not isinstance(info.value, (kcf_spec.RemoteProtocolError, kcf_spec.LocalProtocolError))
 
     def test_message_non_mapping_content_type_error(self) -> None:
         """Codec.message refuses content or metadata that is not a mapping."""

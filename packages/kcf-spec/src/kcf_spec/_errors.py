@@ -202,6 +202,11 @@ class MalformedMessage(RemoteProtocolError):
 class SignatureError(WireError):
     """The HMAC signature is missing or does not match.
 
+    Deliberately not a :class:`RemoteProtocolError`: a mismatch does not prove the peer at
+    fault. Our own connection file may hold the wrong key or scheme (a kernel restarted with
+    a new key), or a third party may have injected the message; callers that drop a peer's
+    garbage and carry on must not silently drop every message after a key change.
+
     .. versionadded:: 0.1.0
     """
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._errors import MalformedMessage, ReplayError, SignatureError
+from ._errors import LocalProtocolError, MalformedMessage, ReplayError, SignatureError
 from ._message import (
     _EMPTY,
     PROTOCOL_VERSION,
@@ -155,7 +155,7 @@ def _encode_parts(msg: Message) -> list[bytes]:
         ("content", msg.content),
     ):
         if type(value) is not dict and not isinstance(value, Mapping):
-            raise MalformedMessage(
+            raise LocalProtocolError(
                 f"{frame} must be a mapping, got {type(value).__name__}",
                 check="object",
                 frame=frame,
@@ -170,7 +170,7 @@ def _encode_parts(msg: Message) -> list[bytes]:
         frame = "content"
         parts.append(_encode(msg.content).encode("utf-8"))
     except (TypeError, ValueError, RecursionError) as exc:
-        raise MalformedMessage(
+        raise LocalProtocolError(
             f"{frame} cannot be written as JSON: {exc}", check="encode", frame=frame
         ) from exc
     return parts
@@ -376,8 +376,13 @@ class Codec:
         """The frames of ``msg``: identities, delimiter, signature, four JSON frames, buffers.
 
         Raises:
-            MalformedMessage: a frame cannot be written as JSON (``check="encode"``; the
-                error names the frame).
+            LocalProtocolError: the message we built cannot be sent: a frame cannot be
+                written as JSON (``check="encode"``) or is not a mapping
+                (``check="object"``); the error names the frame.
+
+        .. versionchanged:: 0.2.0
+           Raises :class:`LocalProtocolError` (was :class:`MalformedMessage`, which now
+           means only that the peer sent garbage).
         """
         return _serialize(msg, self._signer)
 
@@ -389,9 +394,11 @@ class Codec:
                 ``.bytes`` attribute), as received.
 
         Raises:
-            MalformedMessage: no delimiter, too few frames, a frame that is not a UTF-8
-                JSON object, or a header without a protocol field.
-            SignatureError: the signature is missing or does not match.
+            MalformedMessage: (a :class:`RemoteProtocolError`) no delimiter, too few
+                frames, a frame that is not a UTF-8 JSON object, or a header without a
+                protocol field.
+            SignatureError: the signature is missing or does not match (not a
+                :class:`RemoteProtocolError`: a wrong key on our side gives it too).
             ReplayError: the signature was seen within the replay window.
         """
         return _parse(frames, self._signer, self._guard)
