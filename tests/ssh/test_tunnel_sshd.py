@@ -22,6 +22,7 @@ from kcf_client.tunnel import (
     ConnectTimeout,
     ForwardRefused,
     HostKeyMismatch,
+    HostKeyRevoked,
     HostKeyUnknown,
     HostUnreachable,
     Tunnel,
@@ -249,6 +250,51 @@ class TestTunnelHostKeys:
         assert lines[0].split()[0] == f"[127.0.0.1]:{sshd.port}"
         with _open(sshd, _info_for(sink.port), backend, known_hosts=known, check=False):
             pass
+
+
+class TestParamikoKnownHostsMarkers:
+    """``@cert-authority`` and ``@revoked`` lines, as OpenSSH reads them (paramiko backend:
+    paramiko's own loader crashed on them, even for another host)."""
+
+    def _other_pub(self, tmp_path: Path) -> str:
+        other = tmp_path / "other"
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True
+        )
+        return " ".join(Path(f"{other}.pub").read_text().split()[:2])
+
+    def test_marker_lines_for_other_hosts_do_not_break_the_file(
+        self, sshd: Any, sink: Any, tmp_path: Path
+    ) -> None:
+        """A known_hosts with @cert-authority and @revoked lines for other hosts still
+        verifies the server by its plain line."""
+        pub = self._other_pub(tmp_path)
+        known = tmp_path / "known_hosts"
+        known.write_text(
+            f"@cert-authority *.example.com {pub}\n"
+            f"@revoked old.example.com {pub}\n"
+            f"[127.0.0.1]:{sshd.port} {sshd.host_pub}\n"
+        )
+        with _open(sshd, _info_for(sink.port), "paramiko", known_hosts=known, check=False) as t:
+            assert t.is_alive()
+
+    def test_revoked_server_key_refused(self, sshd: Any, sink: Any, tmp_path: Path) -> None:
+        """The server's key marked @revoked (for any host pattern) is refused as revoked,
+        though a plain line also records it, and even with accept_new."""
+        known = tmp_path / "known_hosts"
+        text = f"[127.0.0.1]:{sshd.port} {sshd.host_pub}\n@revoked * {sshd.host_pub}\n"
+        known.write_text(text)
+        for accept_new in (False, True):
+            with pytest.raises(HostKeyRevoked, match="REVOKED"):
+                _open(
+                    sshd,
+                    _info_for(sink.port),
+                    "paramiko",
+                    known_hosts=known,
+                    accept_new=accept_new,
+                    check=False,
+                )
+        assert known.read_text() == text
 
 
 # -- routes ----------------------------------------------------------------------------------

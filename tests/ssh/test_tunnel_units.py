@@ -20,6 +20,7 @@ from kcf_client.tunnel import (
     ForwardRefused,
     HostKeyError,
     HostKeyMismatch,
+    HostKeyRevoked,
     HostKeyUnknown,
     HostUnreachable,
     ServerSpec,
@@ -357,3 +358,51 @@ def test_paramiko_missing_gives_install_hint() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "pip install 'kcf-client[ssh]'" in out
+
+
+class TestKnownHostsMarkers:
+    """The paramiko backend's known_hosts reader, on the marker lines OpenSSH allows."""
+
+    def _key(self, tmp_path: Path, name: str) -> tuple[Any, str]:
+        import paramiko
+
+        path = tmp_path / name
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+        pub = " ".join(Path(f"{path}.pub").read_text().split()[:2])
+        return paramiko.Ed25519Key.from_private_key_file(str(path)), pub
+
+    def _known(self, tmp_path: Path, text: str) -> Any:
+        from kcf_client.tunnel._hostkeys import KnownHosts
+
+        path = tmp_path / "known_hosts"
+        path.write_text(text)
+        return KnownHosts((path,), ())
+
+    def test_cert_authority_and_garbage_lines_skipped(self, tmp_path: Path) -> None:
+        """@cert-authority, unknown markers and malformed lines are skipped; the plain line
+        after them still counts."""
+        key, pub = self._key(tmp_path, "k")
+        known = self._known(
+            tmp_path,
+            f"@cert-authority *.example.com {pub}\n@future-marker x {pub}\n"
+            "host.example ssh-ed25519 !!!not-base64!!!\n"
+            f"host.example {pub}\n",
+        )
+        assert known.known_types("host.example") == ["ssh-ed25519"]
+        known.check("host.example", key, accept_new=False, server="s")
+        with pytest.raises(HostKeyUnknown):  # the CA line vouches for no plain key
+            known.check("a.example.com", key, accept_new=False, server="s")
+
+    def test_revoked_key_refused_for_every_host(self, tmp_path: Path) -> None:
+        """A key on a @revoked line is refused whatever host offers it, and is not recorded
+        by accept_new."""
+        key, pub = self._key(tmp_path, "k")
+        known = self._known(tmp_path, f"@revoked other.example {pub}\nhost.example {pub}\n")
+        for name in ("host.example", "other.example", "new.example"):
+            with pytest.raises(HostKeyRevoked, match="REVOKED"):
+                known.check(name, key, accept_new=True, server="s")
+        assert "new.example" not in (tmp_path / "known_hosts").read_text()
+
+    def test_revoked_is_a_mismatch(self) -> None:
+        """Callers catching HostKeyMismatch (a refused known key) catch a revoked one too."""
+        assert issubclass(HostKeyRevoked, HostKeyMismatch)

@@ -16,6 +16,7 @@ __all__ = [
     "HostKeyError",
     "HostKeyUnknown",
     "HostKeyMismatch",
+    "HostKeyRevoked",
     "AuthenticationFailed",
     "ForwardRefused",
     "ConnectTimeout",
@@ -97,6 +98,14 @@ class HostKeyMismatch(HostKeyError):
     """The server offered a key different from the one recorded: always fatal.
 
     .. versionadded:: 0.1.0
+    """
+
+
+class HostKeyRevoked(HostKeyMismatch):
+    """The server offered a key that known_hosts marks ``@revoked``: never accepted, for any
+    host (as OpenSSH refuses it).
+
+    .. versionadded:: 0.2.0
     """
 
 

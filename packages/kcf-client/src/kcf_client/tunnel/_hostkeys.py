@@ -3,6 +3,13 @@
 Unknown host: refused (:class:`HostKeyUnknown`) unless ``accept_new``, which records the key
 in the first user known_hosts file (trust on first use). A key different from the recorded
 one: :class:`HostKeyMismatch`, always. ``WarningPolicy``/``AutoAddPolicy`` are never used.
+
+The files are read here, not by ``paramiko.HostKeys.load`` (which raises ``InvalidHostKey``
+on the first marker line and so loses the whole file). Marker lines as OpenSSH reads them
+(sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT"): ``@revoked`` keys are refused for every host
+(:class:`HostKeyRevoked`: "must not ever be accepted"); ``@cert-authority`` lines are skipped,
+since they only vouch for certificate host keys, which this backend does not check; lines
+that cannot be parsed are skipped as OpenSSH skips them.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._errors import HostKeyMismatch, HostKeyUnknown
+from ._errors import HostKeyMismatch, HostKeyRevoked, HostKeyUnknown
 
 __all__ = ["KnownHosts", "fingerprint"]
 
@@ -32,12 +39,41 @@ class KnownHosts:
 
         self.user_files = user_files
         self._keys = paramiko.HostKeys()
+        self._revoked: set[bytes] = set()  # key blobs
         for path in (*user_files, *global_files):
             if path.is_file():
                 try:
-                    self._keys.load(os.fspath(path))
-                except (OSError, ValueError, paramiko.SSHException):
-                    continue  # unreadable or malformed file: its keys are simply not known
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        lines = f.readlines()
+                except OSError:
+                    continue  # unreadable file: its keys are simply not known
+                for line in lines:
+                    self._add_line(line)
+
+    def _add_line(self, line: str) -> None:
+        import paramiko
+        from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
+
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return
+        marker = None
+        if line.startswith("@"):
+            marker, _, line = line.partition(" ")
+            line = line.strip()
+            if marker not in ("@revoked", "@cert-authority"):
+                return  # unknown marker: OpenSSH ignores the line too
+        try:
+            entry = HostKeyEntry.from_line(line)
+        except (InvalidHostKey, paramiko.SSHException, ValueError):
+            return  # malformed line: skipped, the rest of the file still counts
+        if entry is None or marker == "@cert-authority":
+            return
+        if marker == "@revoked":
+            self._revoked.add(entry.key.asbytes())
+            return
+        for name in entry.hostnames:
+            self._keys.add(name, entry.key.get_name(), entry.key)
 
     def known_types(self, name: str) -> list[str]:
         """Key types recorded for ``name`` (to prefer them in the key exchange)."""
@@ -48,11 +84,21 @@ class KnownHosts:
         """Accept ``key`` for ``name`` or raise.
 
         Raises:
+            HostKeyRevoked: the key is marked ``@revoked`` in a known_hosts file.
             HostKeyUnknown: no key is recorded for ``name`` and not ``accept_new``.
             HostKeyMismatch: a different key is recorded for ``name``.
         """
-        entry = self._keys.lookup(name)
         fp = fingerprint(key)
+        if key.asbytes() in self._revoked:
+            raise HostKeyRevoked(
+                f"host key for {name} ({key.get_name()} {fp}) is REVOKED in known_hosts "
+                "(@revoked); refusing to connect",
+                server=server,
+                backend="paramiko",
+                host=name,
+                fingerprint=fp,
+            )
+        entry = self._keys.lookup(name)
         if entry is None:
             if not accept_new:
                 raise HostKeyUnknown(
