@@ -266,12 +266,19 @@ class TestAtomicity:
 
 def _dead_pid() -> int:
     """The pid of a process that has exited and been reaped."""
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, timeout=60, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return int(proc.stdout)
 
 
-def _plant_temp(directory: Path, pid: int, *, age: float = 3600.0, name: str = "kernel-1.json") -> Path:
+def _plant_temp(
+    directory: Path, pid: int, *, age: float = 3600.0, name: str = "kernel-1.json"
+) -> Path:
     tmp = directory / f".{name}.{pid}.{uuid.uuid4().hex[:12]}.tmp"
     tmp.write_text('{"key": "left-behind"}')
     old = tmp.stat().st_mtime - age
@@ -300,7 +307,8 @@ class TestTempLitter:
         (left,) = os.listdir(tmp_path)
         prefix, pid, rand, suffix = left.rsplit(".", 3)
         assert (prefix, suffix) == (".kernel-1.json", "tmp")
-        assert int(pid) > 0 and len(rand) == 12
+        assert int(pid) > 0
+        assert len(rand) == 12
 
     def test_next_writer_removes_abandoned_temp(self, tmp_path: Path) -> None:
         """A dead writer's old temp file is removed by the next write in the directory."""
@@ -319,7 +327,9 @@ class TestTempLitter:
         old = other.stat().st_mtime - 3600
         os.utime(other, (old, old))
         assert kcf_kernel.remove_abandoned_temp_files(tmp_path) == []
-        assert live.exists() and recent.exists() and other.exists()
+        assert live.exists()
+        assert recent.exists()
+        assert other.exists()
 
     def test_other_users_temp_kept(self, tmp_path: Path) -> None:
         """A temp file owned by another user is never removed."""

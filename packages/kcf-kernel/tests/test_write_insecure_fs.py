@@ -233,10 +233,11 @@ class TestWarningPointsAtCaller:
         function (it pointed one frame above that for ``write_private_file``)."""
         monkeypatch.setenv("JUPYTER_ALLOW_INSECURE_WRITES", "1")
         target = nochmod.path / "kernel-1.json"
-        with pytest.warns(InsecureWriteWarning) as record:
-            if writer == "write_private_file":
+        if writer == "write_private_file":
+            with pytest.warns(InsecureWriteWarning) as record:
                 kcf_kernel.write_private_file(target, b"{}")
-            else:
+        else:
+            with pytest.warns(InsecureWriteWarning) as record:
                 kcf_kernel.write_connection_file(_info(), target)
         assert len(record) == 1
         assert record[0].filename == __file__

@@ -13,8 +13,8 @@ import pytest
 from kcf_spec import (
     Channel,
     ConnectionFileError,
-    ConnectionValueError,
     ConnectionInfo,
+    ConnectionValueError,
     Header,
     MalformedMessage,
     Message,

@@ -36,7 +36,7 @@ def _codes(data: bytes) -> list[str]:
 
 class TestEncodings:
     @pytest.mark.parametrize(
-        "data, code",
+        ("data", "code"),
         [
             (b"\xef\xbb\xbf" + TEXT.encode(), "utf-8-bom"),
             (TEXT.encode("utf-16"), "utf-16"),
@@ -66,7 +66,9 @@ class TestEncodings:
         node = shutil.which("node")
         if node is None:
             pytest.fail("node is not installed (it is a real part of this test suite)")
-        script = "try { JSON.parse('\\uFEFF{}'); console.log('ok') } catch (e) { console.log('err') }"
+        script = (
+            "try { JSON.parse('\\uFEFF{}'); console.log('ok') } catch (e) { console.log('err') }"
+        )
         out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
         assert out.stdout.strip() == "err"
 

@@ -172,7 +172,7 @@ class TestOwnership:
 
 class TestNoKeyInMessages:
     @pytest.mark.parametrize(
-        "doc, words",
+        ("doc", "words"),
         [
             ([{"key": "TOPSECRETKEYVALUE"}], "a JSON array of 1 item"),
             ([GOOD | {"key": "TOPSECRETKEYVALUE"}, 2], "a JSON array of 2 items"),

@@ -454,7 +454,9 @@ class TestMalformed:
         frames[1] = b"0" * 64
         with pytest.raises(SignatureError) as info:
             codec.parse(frames)
-        assert not isinstance(info.value, (kcf_spec.RemoteProtocolError, kcf_spec.LocalProtocolError))
+        assert not isinstance(
+            info.value, (kcf_spec.RemoteProtocolError, kcf_spec.LocalProtocolError)
+        )
 
     def test_message_non_mapping_content_type_error(self) -> None:
         """Codec.message refuses content or metadata that is not a mapping."""
