@@ -118,6 +118,14 @@ def _nobody() -> int:
         pytest.fail("the test needs the user 'nobody' (every Linux and macOS has one)")
 
 
+def _theirs(tmp_path: Path) -> Path:
+    """A 0700 directory owned by another user (``nobody``)."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, _nobody(), -1)
+    return theirs
+
+
 @pytest.fixture
 def strict_env(clean_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for var in ("KCF_ALLOW_INSECURE_RUNTIME_DIR", "JUPYTER_ALLOW_INSECURE_WRITES"):
@@ -134,9 +142,7 @@ class TestRuntimeDirTrust:
     ) -> None:
         """A dir owned by another user (nobody) is refused by writers and by readers
         (``create=False`` is what the client's default dir uses), saying whose it is."""
-        theirs = tmp_path / "theirs"
-        theirs.mkdir(mode=0o700)
-        os.chown(theirs, _nobody(), -1)
+        theirs = _theirs(tmp_path)
         strict_env.setenv("JUPYTER_RUNTIME_DIR", str(theirs))
         with pytest.raises(RuntimeDirError, match="owned by uid") as err:
             kcf_kernel.runtime_dir(create=create)
@@ -146,9 +152,7 @@ class TestRuntimeDirTrust:
         self, strict_env: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
         """A symlink to another user's dir is judged by the dir it leads to."""
-        theirs = tmp_path / "theirs"
-        theirs.mkdir(mode=0o700)
-        os.chown(theirs, _nobody(), -1)
+        theirs = _theirs(tmp_path)
         link = tmp_path / "runtime"
         link.symlink_to(theirs)
         strict_env.setenv("JUPYTER_RUNTIME_DIR", str(link))
@@ -174,9 +178,7 @@ class TestRuntimeDirTrust:
         """write_connection_file into another user's dir is refused, nothing written."""
         from kcf_spec import ConnectionInfo
 
-        theirs = tmp_path / "theirs"
-        theirs.mkdir(mode=0o700)
-        os.chown(theirs, _nobody(), -1)
+        theirs = _theirs(tmp_path)
         info = ConnectionInfo(1, 2, 3, 4, 5, key=b"k")
         with pytest.raises(RuntimeDirError):
             kcf_kernel.write_connection_file(info, runtime_dir=theirs)
@@ -184,9 +186,7 @@ class TestRuntimeDirTrust:
 
     def test_escape_hatch_warns(self, strict_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
         """KCF_ALLOW_INSECURE_RUNTIME_DIR uses the dir, with a warning saying why."""
-        theirs = tmp_path / "theirs"
-        theirs.mkdir(mode=0o700)
-        os.chown(theirs, _nobody(), -1)
+        theirs = _theirs(tmp_path)
         strict_env.setenv("JUPYTER_RUNTIME_DIR", str(theirs))
         strict_env.setenv("KCF_ALLOW_INSECURE_RUNTIME_DIR", "1")
         with pytest.warns(kcf_kernel.InsecureWriteWarning, match="owned by uid"):
