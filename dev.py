@@ -2,8 +2,11 @@
 """Bootstrap the kcf workflow with nothing but Python: ``python dev.py SESSION [ARGS]``.
 
 Creates ``.venv-dev`` (once) holding nox and uv, then runs ``nox -s SESSION -- ARGS``.
-``python dev.py demo`` runs the main job; ``python dev.py test`` the whole test suite;
-``python dev.py check`` lint, typecheck and schema; any other word is a nox session name.
+``python dev.py demo`` runs the main job; ``python dev.py test`` the whole test suite on the
+Python running dev.py (``--all-pythons``: on every supported CPython found, one after another;
+``KCF_TEST_PYTHONS=3.10,3.13``: on those); ``python dev.py check`` lint, typecheck and schema;
+any other word is a nox session name. Arguments after the session (or after ``--``) go to it:
+``python dev.py test -- -x -k listing``.
 On a machine with pyenv, every installed CPython 3.10-3.13 is made visible to nox.
 """
 
@@ -57,8 +60,16 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     word, rest = argv[0], argv[1:]
-    _ensure_tools()
     env = dict(os.environ)
+    if word == "test":
+        if "--all-pythons" in rest:
+            rest = [a for a in rest if a != "--all-pythons"]
+            env["KCF_TEST_PYTHONS"] = "all"
+        # The Python running this script, unless told otherwise (CI: oldest and newest).
+        env.setdefault("KCF_TEST_PYTHONS", f"{sys.version_info[0]}.{sys.version_info[1]}")
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    _ensure_tools()
     env["PATH"] = f"{_bin('python').parent}{os.pathsep}{env.get('PATH', '')}"
     # pyenv's shim exports PYENV_VERSION (just the running version) to this process: add the
     # other supported versions so that nox can find python3.10 ... python3.13.

@@ -1,7 +1,10 @@
 """The kcf workflow. ``python dev.py SESSION`` runs these without installing anything first.
 
 Sessions:
-    tests      the whole test suite (every supported Python found; CI: oldest and newest)
+    tests      the whole test suite on one Python: the one running ``dev.py`` (or nox);
+               ``KCF_TEST_PYTHONS=3.10,3.13`` picks others, ``KCF_TEST_PYTHONS=all`` (what
+               ``python dev.py test --all-pythons`` sets) every supported one; CI runs the
+               oldest and newest
     lint       ruff check + ruff format --check
     typecheck  mypy --strict over the three packages
     schema     the conformance vectors through python-jsonschema, jsonschema-rs and ajv
@@ -9,7 +12,10 @@ Sessions:
     build      sdists and wheels of the three packages; a wheel rebuilt from the sdist
     demo       the main job: start a kernel, find it, connect, execute, print, shut it down
                (``kcf run CODE``)
-    bench      the side-by-side benchmarks (ours vs jupyter_client), ratios printed
+    bench      the side-by-side benchmarks (ours vs jupyter_client and the physical floor)
+
+Dependencies are listed once, as PEP 735 dependency groups in the root ``pyproject.toml``
+(``test``, ``docs``, ``lint``, ``typecheck``, ``bench``); hatch reads the same groups.
 """
 
 from __future__ import annotations
@@ -24,24 +30,22 @@ import nox
 ROOT = Path(__file__).resolve().parent
 PACKAGES = ["packages/kcf-spec", "packages/kcf-kernel", "packages/kcf-client[ssh]"]
 ALL_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-# CI sets KCF_TEST_PYTHONS=3.10,3.13 (oldest and newest); locally every one that exists.
-TEST_PYTHONS = [
-    v for v in os.environ.get("KCF_TEST_PYTHONS", ",".join(ALL_PYTHONS)).split(",") if v
-]
 TOOL_PYTHON = os.environ.get("KCF_TOOL_PYTHON", f"{sys.version_info[0]}.{sys.version_info[1]}")
+# One Python by default (the current one); KCF_TEST_PYTHONS=all, or a list such as
+# 3.10,3.13 (CI: oldest and newest), for more.
+_WANTED = os.environ.get("KCF_TEST_PYTHONS", "").strip()
+TEST_PYTHONS = (
+    ALL_PYTHONS
+    if _WANTED == "all"
+    else [v.strip() for v in _WANTED.split(",") if v.strip()] or [TOOL_PYTHON]
+)
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 
-TEST_DEPS = [
-    "pytest>=8",
-    "pytest-timeout>=2.3",
-    "hypothesis>=6.100",
-    "jupyter_client>=8.6",
-    "ipykernel>=6.29",
-    "jupyter-console>=6.6",
-    "jsonschema-rs>=0.26",
-    "hatchling>=1.26",  # the build test builds kcf-spec's sdist and wheel
-    "mfusepy>=3.1",  # the test file system that refuses chmod (FUSE)
-    "tomli>=2; python_version < '3.11'",
-]
+
+def _group(name: str) -> list[str]:
+    """The requirements of one dependency group of the root pyproject.toml (PEP 735)."""
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
@@ -61,7 +65,7 @@ def _npm_ci(session: nox.Session) -> None:
 @nox.session(python=TEST_PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest arguments after ``--``)."""
-    _install_workspace(session, *TEST_DEPS)
+    _install_workspace(session, *_group("test"))
     if shutil.which("npm"):  # ajv, for the three-engine schema test
         _npm_ci(session)
     session.run("pytest", *session.posargs)
@@ -70,7 +74,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=TOOL_PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole tree."""
-    session.install("ruff>=0.8")
+    session.install(*_group("lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -78,7 +82,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=TOOL_PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the three packages' sources."""
-    _install_workspace(session, "mypy>=1.13", "types-paramiko")
+    _install_workspace(session, *_group("typecheck"))
     session.run(
         "mypy",
         "packages/kcf-spec/src/kcf_spec",
@@ -92,7 +96,7 @@ def schema(session: nox.Session) -> None:
     """The same verdict from python-jsonschema, jsonschema-rs and ajv on every vector."""
     if shutil.which("npm") is None:
         session.error("npm is needed for the ajv check (install Node.js)")
-    _install_workspace(session, "jsonschema-rs>=0.26")
+    _install_workspace(session, *_group("schema"))
     session.run(
         "npm", "ci", "--prefix", "schema/conformance", "--no-audit", "--no-fund", external=True
     )
@@ -102,9 +106,11 @@ def schema(session: nox.Session) -> None:
 @nox.session(python=TOOL_PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors."""
-    _install_workspace(session, "sphinx>=7", "myst-parser>=3", "furo")
+    _install_workspace(session, *_group("docs"))
     out = ROOT / "docs" / "_build" / "html"
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(out))
+    # Sphinx succeeds even when directives reach readers as text: read the pages.
+    session.run("python", "tools/check_docs_html.py", str(out))
 
 
 @nox.session(python=TOOL_PYTHON)
@@ -123,7 +129,7 @@ def build(session: nox.Session) -> None:
 @nox.session(python=TOOL_PYTHON)
 def demo(session: nox.Session) -> None:
     """The main job, on this machine: start a kernel, reach it, run code, shut it down."""
-    _install_workspace(session, "ipykernel>=6.29")
+    _install_workspace(session, *_group("demo"))
     code = session.posargs or ["import sys; print('hello from', sys.implementation.name); 6 * 7"]
     session.run("kcf", "run", *code)
 
@@ -131,5 +137,5 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=TOOL_PYTHON)
 def bench(session: nox.Session) -> None:
     """Run the side-by-side benchmarks (pass filters after ``--``)."""
-    _install_workspace(session, *TEST_DEPS, "pexpect")  # jupyter_client's OpenSSH tunnel needs it
+    _install_workspace(session, *_group("bench"))
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -6,6 +6,7 @@ import importlib
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,49 @@ class TestDocs:
             if not path.is_file() or path.read_text() != text
         ]
         assert not stale, f"run python tools/gen_api_docs.py: {stale}"
+
+
+class TestBuiltDocsCheck:
+    """tools/check_docs_html.py, which the docs session runs on the built pages."""
+
+    @staticmethod
+    def _checker() -> Any:
+        sys.path.insert(0, str(ROOT / "tools"))
+        try:
+            import check_docs_html
+        finally:
+            sys.path.pop(0)
+        return check_docs_html
+
+    def _build(self, tmp_path: Path, body: str) -> list[str]:
+        api = tmp_path / "src"
+        api.mkdir()
+        (api / "mod.md").write_text("```{autofunction} kcf_spec.validate\n```\n")
+        build = tmp_path / "html"
+        (build / "api").mkdir(parents=True)
+        (build / "api" / "mod.html").write_text(
+            f"<html><body><article>{body}</article></body></html>"
+        )
+        (build / "genindex.html").write_text("<p>validate() (function in kcf_spec)</p>")
+        return list(self._checker().check(build, api))
+
+    def test_check_docs_html_raw_directive_text_fails(self, tmp_path: Path) -> None:
+        """A page showing autodoc's reST output as text (what MyST did) is reported."""
+        problems = self._build(
+            tmp_path,
+            "<p>.. py:function:: validate(data)</p><p>:module: kcf_spec</p>"
+            "<p>:param data: the document.</p>",
+        )
+        assert len([p for p in problems if "raw directive text" in p]) == 3, problems
+        assert any("kcf_spec.validate has no rendered entry" in p for p in problems), problems
+
+    def test_check_docs_html_rendered_page_passes(self, tmp_path: Path) -> None:
+        """A rendered entry (an id for the name, a field list) passes; code blocks may show
+        directives."""
+        problems = self._build(
+            tmp_path,
+            '<dl><dt id="kcf_spec.validate">validate(data)</dt><dd><dl class="field-list">'
+            "<dt>Parameters:</dt><dd>data - the document.</dd></dl></dd></dl>"
+            "<pre>```{autofunction} kcf_spec.validate\n```</pre>",
+        )
+        assert problems == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,18 +24,26 @@ PACKAGES = {
 }
 
 
-def _directive(module: str, name: str, obj: object) -> str:
+def _directive(module: str, name: str, obj: object, seen: dict[int, str]) -> str:
     target = f"{module}.{name}"
+    if (first := seen.get(id(obj))) is not None and not isinstance(obj, (int, float, str)):
+        # The same object under a second public name (kcf_client.asyncio.ExecuteResult):
+        # one description, and a link to it (two would be duplicate index entries).
+        role = "class" if inspect.isclass(obj) else "obj"
+        return f"`{name}`: the same as {{py:{role}}}`{first}`."
+    seen[id(obj)] = target
+    if typing.get_origin(obj) is not None:  # a type alias (Literal[...]): show its value
+        return f"```{{autodata}} {target}\n```"
     if inspect.isclass(obj):
         if issubclass(obj, BaseException):
             return f"```{{autoexception}} {target}\n:show-inheritance:\n```"
         return f"```{{autoclass}} {target}\n:members:\n:show-inheritance:\n```"
-    if callable(obj):
+    if inspect.isroutine(obj):
         return f"```{{autofunction}} {target}\n```"
     return f"```{{autodata}} {target}\n:no-value:\n```"
 
 
-def render(module: str) -> str:
+def render(module: str, seen: dict[int, str] | None = None) -> str:
     mod = importlib.import_module(module)
     title = PACKAGES[module]
     doc = inspect.getdoc(mod) or ""
@@ -43,12 +52,13 @@ def render(module: str) -> str:
     for name in mod.__all__:
         if name.startswith("__"):
             continue
-        parts += [_directive(module, name, getattr(mod, name)), ""]
+        parts += [_directive(module, name, getattr(mod, name), {} if seen is None else seen), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
 def pages() -> dict[Path, str]:
-    out = {API / f"{m.replace('.', '_')}.md": render(m) for m in PACKAGES}
+    seen: dict[int, str] = {}
+    out = {API / f"{m.replace('.', '_')}.md": render(m, seen) for m in PACKAGES}
     toc = "\n".join(p.stem for p in out)
     out[API / "index.md"] = (
         "# API reference\n\nEvery public name of the three packages, as listed in their "
