@@ -1,44 +1,47 @@
-"""Run the side-by-side benchmarks: ``python benchmarks/run.py [FILTER ...] [--quick]``.
+"""Run the side-by-side benchmarks: ``python benchmarks/run.py [FILTER ...] [--quick] [--list]``.
 
-Every ``bench_*.py`` beside this file contributes its ``CASES``. A FILTER keeps the cases
-whose module or name contains it. ``--quick`` runs each case briefly (a smoke run, as the
-test suite does to keep the benchmarks working; its figures are not to be quoted).
+Every ``bench_*.py`` beside this file is run in its own process (``python bench_x.py``, which
+also works alone), so that one module's failure or missing dependency never stops the
+others; failures are listed at the end and make the exit status 1. A FILTER keeps the cases
+whose ``module: name`` contains it (``bench_wire``, ``round trip``...). ``--quick`` runs each
+case briefly (a smoke run; its figures are not to be quoted). Each case prints kcf,
+jupyter_client and, where measured, the physical floor: medians, min-max, ratios of medians.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from _harness import Case, format_result, run_case  # noqa: E402
-
-
-def _load(path: Path) -> list[Case]:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    cases = module.CASES
-    return list(cases() if callable(cases) else cases)
 
 
 def main(argv: list[str]) -> int:
-    quick = "--quick" in argv
-    filters = [a for a in argv if not a.startswith("--")]
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/run.py",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    parser.add_argument(
+        "filters", nargs="*", metavar="FILTER", help="keep cases whose 'module: name' contains one"
+    )
+    parser.add_argument("--quick", action="store_true", help="short smoke run, not for quoting")
+    parser.add_argument("--list", action="store_true", help="list the cases, run nothing")
+    args = parser.parse_args(argv)
+    failed: list[str] = []
     for path in sorted(HERE.glob("bench_*.py")):
-        cases = _load(path)
-        for case in cases:
-            label = f"{path.stem}: {case.name}"
-            if filters and not any(f in label for f in filters):
-                continue
-            print(
-                format_result(run_case(case, quick=quick)).replace(case.name, label, 1), flush=True
-            )
-    return 0
+        cmd = [sys.executable, str(path), "--module", path.stem, *args.filters]
+        cmd += ["--quick"] if args.quick else []
+        cmd += ["--list"] if args.list else []
+        t0 = time.monotonic()
+        code = subprocess.run(cmd, check=False).returncode
+        if code != 0:
+            failed.append(f"{path.name} (exit {code} after {time.monotonic() - t0:.0f} s)")
+    for name in failed:
+        print(f"FAILED: {name}; the other modules ran", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
