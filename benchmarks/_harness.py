@@ -116,13 +116,11 @@ def measure(fn: Callable[[], object], number: int) -> float:
             gc.enable()
 
 
-def interleaved(
-    fns: Sequence[Callable[[], float]], runs: int
-) -> list[list[float]]:
+def interleaved(fns: Sequence[Callable[[], float]], runs: int) -> list[list[float]]:
     """``runs`` samples of each measuring function, taken in turn (noise hits all alike)."""
     out: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        for samples, fn in zip(out, fns):
+        for samples, fn in zip(out, fns, strict=True):
             samples.append(fn())
     return out
 
@@ -193,13 +191,19 @@ def format_result(r: Result) -> str:
     return "\n".join(lines)
 
 
-def main(cases: Sequence[Case] | Callable[[], Sequence[Case]], argv: list[str] | None = None) -> int:
+def main(
+    cases: Sequence[Case] | Callable[[], Sequence[Case]], argv: list[str] | None = None
+) -> int:
     """Run the cases of one module: ``python bench_x.py [FILTER ...] [--quick] [--list]``."""
     parser = argparse.ArgumentParser(
         description="Run these benchmark cases (ours, jupyter_client, the floor; medians)."
     )
-    parser.add_argument("filters", nargs="*", metavar="FILTER", help="keep cases whose name contains one")
-    parser.add_argument("--quick", action="store_true", help="a short smoke run (figures not to be quoted)")
+    parser.add_argument(
+        "filters", nargs="*", metavar="FILTER", help="keep cases whose name contains one"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a short smoke run (figures not to be quoted)"
+    )
     parser.add_argument("--list", action="store_true", help="list the case names, run nothing")
     parser.add_argument("--module", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,7 +95,7 @@ def _figure_whole_process() -> Figure:
 
 
 def _figure_cli(*args: str) -> Figure:
-    """The ``kcf`` script beside this Python (else ``python -m kcf_client``) vs ``python -c pass``."""
+    """The ``kcf`` script beside this Python (else ``-m kcf_client``) vs ``python -c pass``."""
     runtime = tempfile.mkdtemp(prefix="kcf-bench-empty-")
     try:
         env = {**_ENV, "JUPYTER_RUNTIME_DIR": runtime}

@@ -12,14 +12,20 @@
   round trip with kcf_spec's Codec; theirs ``KernelManager.start_kernel()`` +
   ``client().wait_for_ready()``. Median of ``SPAWNS`` interleaved launches.
 
-Run: ``python benchmarks/run.py bench_kernel`` (``--quick``: 8 launchers x 2 rounds).
+* **concurrent launches under churn** (issue 14): the same 40 launchers x 10 rounds while
+  another process does what programs do all day on 127.0.0.1: listens on ports the system
+  picks (bind to port 0) and opens outgoing connections, about 1,500 sockets held at a time,
+  the oldest closed as new ones open (bounded: it stops when the case ends or after 30 min).
+  Reserve, kernel-chooses, handshake and jupyter_client side by side.
+
+Run: ``python benchmarks/bench_kernel.py [FILTER]`` (``--quick``: 8 launchers x 2 rounds).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,9 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from collections.abc import Iterator
+
 import kcf_kernel
 import zmq
-from _harness import Case
+from _harness import Case, Figure, main
 from jupyter_client.connect import write_connection_file as jc_write_connection_file
 from kcf_spec import Channel, Codec, ConnectionInfo
 
@@ -200,12 +208,103 @@ def _collisions(strategy: str) -> tuple[int, int]:
     return in_use, other
 
 
-def _collision_figure(strategy: str) -> tuple[float, float, str, bool]:
+def _collision_figure(strategy: str) -> Figure:
     theirs, _ = _collisions("jupyter_client")
     ours, other = _collisions(strategy)
     # Higher is better: kernels that bound their ports, out of N * ROUNDS.
     total = N * ROUNDS
-    return float(total - ours - other), float(total - theirs), "kernels bound", True
+    return Figure([float(total - ours - other)], [float(total - theirs)], "kernels bound", True)
+
+
+# The background churn: bind-to-0 listeners and outgoing connections on 127.0.0.1, about
+# HELD sockets open at a time (oldest closed first), until stdin closes or LIMIT seconds.
+_CHURN = textwrap.dedent(
+    """
+    import collections, resource, select, socket, sys, time
+    held, limit = int(sys.argv[1]), float(sys.argv[2])
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 3 * held + 100)), hard))
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4096)
+    server.setblocking(False)
+    target = server.getsockname()
+    socks = collections.deque()
+    end = time.monotonic() + limit
+    made = 0
+    print("ready", flush=True)
+    while time.monotonic() < end:
+        if select.select([sys.stdin], [], [], 0)[0]:
+            break  # the benchmark closed our stdin: stop
+        for _ in range(50):
+            s = socket.socket()
+            try:
+                if made % 2:
+                    s.bind(("127.0.0.1", 0))
+                    s.listen(1)
+                else:
+                    s.connect(target)  # an outgoing connection: an ephemeral source port
+                    try:
+                        socks.append(server.accept()[0])
+                    except BlockingIOError:
+                        pass
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
+            made += 1
+        while len(socks) > held:
+            socks.popleft().close()
+        time.sleep(0.01)
+    for s in socks:
+        s.close()
+    print(made, flush=True)
+    """
+)
+
+
+@contextlib.contextmanager
+def _churn(held: int = 1500, limit: float = 1800.0) -> Iterator[None]:
+    """Run the background churn for the duration of the block (bounded by ``limit``)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHURN, str(held), str(limit)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the churn process did not start")
+        yield
+    finally:
+        proc.stdin.close()
+        try:
+            made = proc.stdout.read().strip()
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            made = "?"
+        print(f"    [churn: {made} sockets opened in all, ~{held} held at a time]", flush=True)
+
+
+def _churn_figure() -> Figure:
+    """All four port choices under the same churn; failures side by side."""
+    total = N * ROUNDS
+    bound: dict[str, float] = {}
+    with _churn():
+        for strategy in ("jupyter_client", "reserve", "kernel", "handshake"):
+            in_use, other = _collisions(strategy)
+            bound[strategy] = float(total - in_use - other)
+    print(
+        "    failures of "
+        + str(total)
+        + ": "
+        + ", ".join(f"{k} {total - v:.0f}" for k, v in bound.items()),
+        flush=True,
+    )
+    return Figure([bound["reserve"]], [bound["jupyter_client"]], "kernels bound (reserve)", True)
 
 
 # -- spawn to first kernel_info -------------------------------------------------------------
@@ -257,12 +356,12 @@ def _theirs_first_reply() -> float:
     return elapsed
 
 
-def _first_reply_figure(ports: str) -> tuple[float, float, str, bool]:
+def _first_reply_figure(ports: str) -> Figure:
     ours, theirs = [], []
     for _ in range(SPAWNS):  # interleaved: machine noise hits both alike
-        ours.append(_ours_first_reply(ports))
-        theirs.append(_theirs_first_reply())
-    return statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3, "ms", False
+        ours.append(_ours_first_reply(ports) * 1e3)
+        theirs.append(_theirs_first_reply() * 1e3)
+    return Figure(ours, theirs, "ms")
 
 
 def _env() -> None:
@@ -301,6 +400,12 @@ CASES = [
         target="all kernels bound (0 EADDRINUSE)",
     ),
     Case(
+        f"concurrent launches under churn ({N}x{ROUNDS}): reserve / kernel / handshake / "
+        "jupyter_client",
+        figure=_churn_figure,
+        target="0 failures for every kcf strategy",
+    ),
+    Case(
         "ipykernel spawn -> first kernel_info (reserve) vs KernelManager + wait_for_ready",
         setup=_env,
         figure=lambda: _first_reply_figure("reserve"),
@@ -313,3 +418,6 @@ CASES = [
         target="faster",
     ),
 ]
+
+if __name__ == "__main__":
+    raise SystemExit(main(CASES))

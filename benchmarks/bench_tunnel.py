@@ -36,20 +36,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _harness import Case
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import QUICK, Case, Figure, main
 from kcf_spec import Channel, ConnectionInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1 << 20
-BULK = 128 * MiB
-BULK_SLOW = 48 * MiB  # jupyter_client's paramiko path is ~10x slower; keep the run bounded
+BULK = 16 * MiB if QUICK else 128 * MiB
+BULK_SLOW = (
+    8 * MiB if QUICK else 48 * MiB
+)  # jupyter_client's paramiko path is ~10x slower; keep the run bounded
 
 
 # -- servers --------------------------------------------------------------------------------
 
 
 def _load_fixture() -> Any:
-    spec = importlib.util.spec_from_file_location("kcf_ssh_fixture", ROOT / "tests/ssh/conftest.py")
+    """The tests' private-sshd helper (``tests/ssh/sshd_server.py``: no pytest needed)."""
+    spec = importlib.util.spec_from_file_location(
+        "kcf_sshd_server", ROOT / "tests/ssh/sshd_server.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -127,7 +134,7 @@ def ping(port, n):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         msg = b"p" * 64
-        best = float("inf")
+        times = []
         for _ in range(5):
             t0 = time.perf_counter()
             for _ in range(n):
@@ -135,8 +142,8 @@ def ping(port, n):
                 got = 0
                 while got < 64:
                     got += len(s.recv(64 - got))
-            best = min(best, (time.perf_counter() - t0) / n)
-    return best
+            times.append((time.perf_counter() - t0) / n)
+    return sorted(times)[2]  # the median batch
 
 for line in sys.stdin:
     cmd, port, arg = line.split()
@@ -431,17 +438,20 @@ class _JcOpenSSH:
 _Path = tuple[Callable[[int], Any], Callable[[Any], int], int]  # make, local port, bytes
 
 
-def _bulk_pair(ours: _Path, theirs: _Path, rounds: int = 3) -> tuple[float, float]:
-    """Best MiB/s of each path over ``rounds`` alternating runs (noise hits both alike)."""
+def _bulk_pair(
+    ours: _Path, theirs: _Path, rounds: int = 2 if QUICK else 5
+) -> tuple[list[float], list[float]]:
+    """MiB/s of each path over ``rounds`` alternating runs (noise hits both alike)."""
     with _world() as w:
         a = ours[0](w["sink"].port)
         b = theirs[0](w["sink"].port)
         try:
-            best_a = best_b = 0.0
+            got_a: list[float] = []
+            got_b: list[float] = []
             for _ in range(rounds):
-                best_a = max(best_a, _throughput(ours[1](a), ours[2]))
-                best_b = max(best_b, _throughput(theirs[1](b), theirs[2]))
-            return best_a, best_b
+                got_a.append(_throughput(ours[1](a), ours[2]))
+                got_b.append(_throughput(theirs[1](b), theirs[2]))
+            return got_a, got_b
         finally:
             a.close()
             b.close()
@@ -452,9 +462,9 @@ def _kcf_port(t: Any) -> int:
 
 
 def _throughput_case(name: str, ours: _Path, theirs: _Path, target: str) -> Case:
-    def figure() -> tuple[float, float, str, bool]:
+    def figure() -> Figure:
         a, b = _bulk_pair(ours, theirs)
-        return a, b, "MiB/s", True
+        return Figure(a, b, "MiB/s", True)
 
     return Case(name=name, figure=figure, target=target)
 
@@ -465,21 +475,22 @@ def _latency_case(
     theirs: Callable[[int], tuple[Any, int]],
     target: str = "",
 ) -> Case:
-    """Microseconds per 64-byte echo round trip (best of 4 x 5 batches of 200, measured by
-    the near end), both paths open at once and measured alternately."""
+    """Microseconds per 64-byte echo round trip (per sample: the median of 5 x 200, measured
+    by the near end), both paths open at once and measured alternately."""
 
-    def figure() -> tuple[float, float, str, bool]:
+    def figure() -> Figure:
         with _world() as w:
             a, pa = ours(w["echo"].port)
             b, pb = theirs(w["echo"].port)
             try:
                 _echo_once(pa)
                 _echo_once(pb)
-                best_a = best_b = float("inf")
-                for _ in range(4):
-                    best_a = min(best_a, w["near"].ask("ping", pa, 200))
-                    best_b = min(best_b, w["near"].ask("ping", pb, 200))
-                return best_a * 1e6, best_b * 1e6, "us", False
+                got_a: list[float] = []
+                got_b: list[float] = []
+                for _ in range(2 if QUICK else 4):
+                    got_a.append(w["near"].ask("ping", pa, 200) * 1e6)
+                    got_b.append(w["near"].ask("ping", pb, 200) * 1e6)
+                return Figure(got_a, got_b, "us")
             finally:
                 a.close()
                 b.close()
@@ -490,7 +501,7 @@ def _latency_case(
 def _setup_case(
     name: str, ours: Callable[[int], Any], theirs: Callable[[int], Any], target: str, tries: int = 3
 ) -> Case:
-    """Seconds from nothing to a first round trip through the shell port, best of ``tries``."""
+    """Seconds from nothing to a first round trip through the shell port, ``tries`` times."""
 
     def once(make: Callable[[int], Any], port_of: Callable[[Any], int]) -> float:
         with _world() as w:
@@ -502,10 +513,13 @@ def _setup_case(
             finally:
                 t.close()
 
-    def figure() -> tuple[float, float, str, bool]:
-        a = min(once(ours, _kcf_port) for _ in range(tries))
-        b = min(once(theirs, lambda t: t.lports[0]) for _ in range(tries))
-        return a, b, "s", False
+    def figure() -> Figure:
+        a: list[float] = []
+        b: list[float] = []
+        for _ in range(tries):  # interleaved
+            a.append(once(ours, _kcf_port))
+            b.append(once(theirs, lambda t: t.lports[0]))
+        return Figure(a, b, "s")
 
     return Case(name=name, figure=figure, target=target)
 
@@ -581,3 +595,7 @@ class _Direct:
 
 
 CASES = cases
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(CASES))
