@@ -304,7 +304,7 @@ def _churn_figure() -> Figure:
         + ", ".join(f"{k} {total - v:.0f}" for k, v in bound.items()),
         flush=True,
     )
-    return Figure([bound["reserve"]], [bound["jupyter_client"]], "kernels bound (reserve)", True)
+    return Figure([bound["reserve"]], [bound["jupyter_client"]], "kernels bound", True)
 
 
 # -- spawn to first kernel_info -------------------------------------------------------------
