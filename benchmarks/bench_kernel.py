@@ -23,9 +23,11 @@ Run: ``python benchmarks/bench_kernel.py [FILTER]`` (``--quick``: 8 launchers x 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,6 +51,7 @@ SPAWNS = 2 if QUICK else 7
 KEY = b"4f2b8a8e-3f1c-4b7e-9d0a-5c6e7f8a9b0c"
 
 _TMP = Path(tempfile.mkdtemp(prefix="kcf-bench-"))
+atexit.register(shutil.rmtree, _TMP, True)  # no leftovers, whatever ran
 
 
 # -- write_connection_file -----------------------------------------------------------------
