@@ -1,23 +1,26 @@
-"""The blocking connection: five sockets, a poller with timeouts, no background thread.
+"""The blocking API: a connection whose every call blocks until its answer or its timeout.
 
-Everything that does not wait is shared with :mod:`kcf_client.asyncio` in
-:class:`~kcf_client._core.ConnectionBase`; this layer adds how to wait (a poller).
+GENERATED from ``asyncio.py`` by ``packages/kcf-client/scripts/unasync.py``: do not edit
+by hand; edit ``asyncio.py`` and run the script (a test fails when the two drift apart).
+The I/O primitives it calls (a poller, non-blocking sends, the port probe) are in
+``_link_sync.py``; everything that does not wait is in ``_core.py`` and ``_link.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import zmq
 from kcf_spec import Channel, Codec, ConnectionInfo
 
-from ._core import ConnectionBase, Waiting, execute_content, poll_ms, resolve
-from ._errors import KernelTimeout, map_zmq_error
+from ._core import Waiting, execute_content, poll_ms
+from ._errors import KernelTimeout
+from ._link_sync import SyncLink
 
 if TYPE_CHECKING:
     from kcf_spec import Message
@@ -30,12 +33,12 @@ __all__ = ["KernelConnection", "connect"]
 _T = TypeVar("_T")
 
 
-class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
+class KernelConnection(SyncLink):
     """A connection to one kernel: owns its channel sockets and closes them.
 
-    Build one with :func:`connect`. Every call blocks until its answer or its timeout;
-    nothing runs in the background, so opening and closing connections in a tight loop
-    is safe. Use it as a context manager, or call :meth:`close`.
+    Build one with :func:`connect`. Every call waits until its answer or its timeout;
+    nothing else runs in the background, so opening and closing connections in a tight
+    loop is safe. Use it as a context manager, or call :meth:`close`.
 
     Attributes:
         info: the connection info.
@@ -43,9 +46,14 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
         name: how errors name this kernel (the file, else the shell endpoint).
         liveness_interval: while waiting for a reply, seconds between checks that the
             kernel is still alive (its heartbeat, or on this machine its ports).
+        lost_request_after: seconds after which an ``execute_request`` that the kernel,
+            idle otherwise, never started (no busy status) is reported as lost
+            (:class:`KernelTimeout`); ``None`` waits for the whole timeout.
 
     .. versionadded:: 0.1.0
     """
+
+    lost_request_after: float | None = 10.0
 
     def __init__(
         self,
@@ -58,21 +66,16 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
         ctx = zmq.Context() if context is None else context
         super().__init__(info, path, codec, ctx, own_context=context is None)
 
-    # Defined on ConnectionBase; named here so that the API docs list them.
-    info = ConnectionBase.info
-    path = ConnectionBase.path
-    name = ConnectionBase.name
-    codec = ConnectionBase.codec
-    closed = ConnectionBase.closed
+    # Defined on the base class; named here so that the API docs list them.
+    info = SyncLink.info
+    path = SyncLink.path
+    name = SyncLink.name
+    codec = SyncLink.codec
+    closed = SyncLink.closed
+    send = SyncLink.send
+    close = SyncLink.close
 
-    def socket(self, channel: Channel) -> zmq.Socket[bytes]:
-        """The socket of ``channel`` (for frontends that poll it themselves)."""
-        self._check_open()
-        if channel is Channel.HB:
-            return self._heartbeat()
-        return self._socks[channel]
-
-    # -- waiting: the one thing this layer adds -------------------------------------------
+    # -- the driver: runs the core's steps --------------------------------------------------
 
     def _run(self, steps: Steps[_T]) -> _T:
         """Drive ``steps``: wait for each :class:`Waiting` it yields, until it returns."""
@@ -89,42 +92,48 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
             return cast("_T", stop.value)
 
     def _wait(self, w: Waiting) -> None:
-        """Receive on ``w.channels`` until ``w.done()``; raise on timeout or a dead kernel."""
+        """Send what is queued, then receive until ``w.done()``; raise on timeout or death."""
         self._check_open()
-        poller = zmq.Poller()
-        by_sock = {}
-        for ch in w.channels:
-            s = self._socks[ch]
-            poller.register(s, zmq.POLLIN)
-            by_sock[s] = ch
+        if self._core.outbox:
+            self._flush(w)
         while not w.done():
-            timeout_ms = int(w.due_in() * 1000) + 1
-            try:
-                ready = poller.poll(timeout_ms)
-            except zmq.ZMQError as exc:
-                raise map_zmq_error(
-                    exc, kernel=self.name, channel=w.channels[0], doing="poll"
-                ) from exc
-            for s, _ in ready:
-                ch = by_sock[s]
-                while True:  # drain: several messages may be waiting
-                    try:
-                        frames = s.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    except zmq.ZMQError as exc:
-                        raise map_zmq_error(
-                            exc, kernel=self.name, channel=ch, doing="receive"
-                        ) from exc
-                    self._core.feed(ch, frames)
-            if ready:
+            self._check_open()
+            if self._receive(w.channels, w.due_in()):
                 w.arrived()
             elif w.quiet():
-                w.checked(self.is_alive(timeout=w.ping_timeout))
+                self._flush(w)
+                self._check(w)
+            elif self._core.outbox:
+                self._flush(w)
+
+    def _flush(self, w: Waiting) -> None:
+        """Send what the core queued, waiting for the socket at most until the deadline."""
+        while not self._push():
+            channel, mid, msg_type, _ = self._core.outbox[0]
+            left = w.left()
+            if left is not None and left <= 0:
+                self._core.forget(mid)
+                raise w.timed_out(
+                    f"{msg_type} could not even be sent: the kernel has not accepted our "
+                    f"connection on {channel.value} (is it CURVE-encrypted, and the client "
+                    "without its key?)"
+                )
+            wait = 1.0 if left is None else min(left, 1.0)
+            self._socks[channel].poll(poll_ms(wait) + 1, zmq.POLLOUT)
+
+    def _check(self, w: Waiting) -> None:
+        """Check the kernel's liveness for ``w``: heartbeat, then (if silent) the ports."""
+        limit = w.ping_timeout()
+        if limit < 0.01:
+            w.postpone()
+            return
+        if self.is_alive(timeout=limit):
+            w.checked(True)
+        else:
+            closed, age = self._diagnose()
+            w.checked(False, closed, age)
 
     # -- low level ------------------------------------------------------------------------
-
-    send = ConnectionBase.send
 
     def get_reply(
         self, request: Message, channel: Channel = Channel.SHELL, timeout: float | None = 10.0
@@ -135,7 +144,7 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
             KernelTimeout: no reply within ``timeout`` seconds (``None``: no limit).
             KernelDied: the kernel stopped answering while we waited.
         """
-        return self._run(self._get_reply(request, channel, timeout))
+        return self._run(self._core.get_reply(request, channel, timeout))
 
     def request(
         self,
@@ -146,7 +155,7 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
         timeout: float | None = 10.0,
     ) -> Message:
         """Send a request and return its reply (see :meth:`send`, :meth:`get_reply`)."""
-        return self._run(self._request(channel, msg_type, content, timeout))
+        return self._run(self._core.request(channel, msg_type, content, timeout))
 
     # -- talking ------------------------------------------------------------------------
 
@@ -157,7 +166,8 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
             KernelTimeout: no reply within ``timeout`` seconds.
             KernelDied: the kernel stopped answering.
         """
-        return self.request(Channel.SHELL, "kernel_info_request", {}, timeout=timeout).content
+        reply = self.request(Channel.SHELL, "kernel_info_request", {}, timeout=timeout)
+        return reply.content
 
     def wait_until_ready(self, timeout: float = 30.0) -> Mapping[str, Any]:
         """Return as soon as the kernel answers a ``kernel_info_request`` on shell.
@@ -170,8 +180,10 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
 
         Raises:
             KernelTimeout: no answer within ``timeout`` seconds.
+            KernelDied: its ports have refused connections for seconds, and for longer
+                than a kernel takes to start since its connection file was written.
         """
-        return self._run(self._wait_until_ready(timeout))
+        return self._run(self._core.wait_until_ready(timeout))
 
     def execute(
         self,
@@ -200,8 +212,10 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
             The reply and the output (stdout, stderr, result, displays, error).
 
         Raises:
-            KernelTimeout: not finished within ``timeout``.
+            KernelTimeout: not finished within ``timeout``, or the request was lost
+                (see :attr:`lost_request_after`).
             KernelDied: the kernel died while running it.
+            MalformedReply: the kernel's messages are not shaped as the protocol says.
         """
         content = execute_content(
             code,
@@ -211,7 +225,7 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
             allow_stdin=allow_stdin,
             stop_on_error=stop_on_error,
         )
-        return self._run(self._execute(timeout, content))
+        return self._run(self._core.execute(content, timeout, self.lost_request_after))
 
     def ping(self, timeout: float = 1.0) -> float:
         """Ping the heartbeat; return the round trip in seconds.
@@ -223,10 +237,12 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
         hb = self._heartbeat()
         t0 = time.perf_counter()
         try:
-            hb.send(b"ping")
+            hb.send(b"ping", zmq.NOBLOCK)
             if hb.poll(poll_ms(timeout), zmq.POLLIN):
                 hb.recv()
                 return time.perf_counter() - t0
+        except zmq.Again:
+            pass  # the heartbeat has not accepted our connection: no echo
         except zmq.ZMQError as exc:
             raise self._ping_failed(exc) from exc
         raise self._ping_timed_out(timeout)
@@ -245,18 +261,18 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
         Raises:
             KernelTimeout: no reply within ``timeout``.
         """
-        return self.request(
+        reply = self.request(
             Channel.CONTROL, "shutdown_request", {"restart": restart}, timeout=timeout
-        ).content
+        )
+        return reply.content
 
     def interrupt(self, timeout: float = 5.0) -> Mapping[str, Any]:
         """Send an ``interrupt_request`` over control (kernels with ``interrupt_mode``
         ``"message"``) and return the reply content."""
-        return self.request(Channel.CONTROL, "interrupt_request", {}, timeout=timeout).content
+        reply = self.request(Channel.CONTROL, "interrupt_request", {}, timeout=timeout)
+        return reply.content
 
     # -- lifetime -----------------------------------------------------------------------
-
-    close = ConnectionBase.close
 
     def __enter__(self) -> KernelConnection:
         return self
@@ -268,12 +284,6 @@ class KernelConnection(ConnectionBase["zmq.Socket[bytes]"]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        # Not a substitute for close(); only lets a forgotten connection free its sockets.
-        if not getattr(self, "_closed", True):
-            with contextlib.suppress(Exception):  # never raise from a finalizer
-                self.close()
 
 
 def connect(
@@ -298,5 +308,9 @@ def connect(
 
     .. versionadded:: 0.1.0
     """
-    info, path = resolve(target)
-    return KernelConnection(info, path=path, codec=codec, context=context)
+    if isinstance(target, ConnectionInfo):
+        return KernelConnection(target, codec=codec, context=context)
+    from ._find import find_connection_file
+
+    path = find_connection_file(os.fspath(target))
+    return KernelConnection(ConnectionInfo.load(path), path=Path(path), codec=codec, context=context)

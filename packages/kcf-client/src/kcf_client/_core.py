@@ -1,131 +1,113 @@
-"""The core shared by the blocking and the asyncio connection: nothing here waits.
+"""The connection core, sans I/O: requests and waits are pure steps.
 
-:class:`Core` knows which socket each channel uses and how to configure it, builds and
-signs requests with :class:`kcf_spec.Codec`, parses what arrives, keeps the messages that
-answer a request still waited for (keyed by channel and parent ``msg_id``) and drops the
-rest, and turns collected messages into results.
+:class:`Core` signs requests with :class:`kcf_spec.Codec` into an *outbox* of frames,
+takes received frames through :meth:`Core.feed`, keeps the messages that answer a request
+still waited for (keyed by channel and parent ``msg_id``) and drops the rest. Every
+request is written once as *steps*: a generator that queues what to send and yields a
+:class:`Waiting` each time it must wait for the kernel. :class:`Waiting` says what must
+happen, by when, and when the kernel's liveness is due for a check; it takes the answers
+of the checks (heartbeat, port probe) but makes none.
 
-:class:`ConnectionBase` is what both ``KernelConnection`` classes share: sockets, the
-properties, sending, closing, and every request written once as *steps*, a generator that
-yields a :class:`Waiting` each time it must wait for the kernel. The blocking layer drives
-the steps with a poller, the asyncio layer with ``await``; that is all they add.
+The I/O is in the layers: ``_link_sync``/``_link_async`` hold the sockets and
+``asyncio.py`` (from which ``_blocking.py`` is generated) drives the steps. Tests drive
+the same steps against an in-memory kernel, without sockets.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from kcf_spec import Channel, Codec, ConnectionInfo, WireError
 
-from ._errors import ConnectionClosed, KernelDied, KernelTimeout, map_zmq_error
+from ._errors import KernelDied, KernelTimeout
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+    from pathlib import Path
+    from typing import TypeAlias, TypeVar
 
-    import zmq
     from kcf_spec import Message
 
-    from ._errors import ClientError
-    from ._results import ErrorInfo, ExecuteResult
+    from ._results import ExecuteResult
 
-__all__ = ["DATA_CHANNELS", "ConnectionBase", "Core", "Steps", "Waiting", "resolve", "socket_type"]
-
-_T = TypeVar("_T")
-_S = TypeVar("_S", bound="zmq.Socket[Any]")
-
-if TYPE_CHECKING:
-    from typing import TypeAlias
-
+    _T = TypeVar("_T")
     #: A request written once: it yields each wait, and returns the request's result.
     Steps: TypeAlias = Generator["Waiting", None, _T]
+
+__all__ = ["DATA_CHANNELS", "Core", "Waiting", "execute_content", "poll_ms"]
 
 #: The channels a connection opens at once (the heartbeat socket is opened on first ping).
 DATA_CHANNELS = (Channel.SHELL, Channel.IOPUB, Channel.STDIN, Channel.CONTROL)
 
+#: How soon a wait first checks the kernel's liveness (then every ``liveness_interval``).
+FIRST_CHECK = 0.25
 
-def socket_type(channel: Channel) -> int:
-    """The ZeroMQ socket type a client uses for ``channel``."""
-    import zmq
+#: A kernel is taken for dead by ``wait_until_ready`` once its ports have refused for this
+#: long by our own probes (a restart closes them for a second or two)...
+CLOSED_STREAK = 2.5
+#: ...and for this long since its connection file was written (a kernel still starting).
+STARTUP_GRACE = 15.0
 
-    return {
-        Channel.SHELL: zmq.DEALER,
-        Channel.IOPUB: zmq.SUB,
-        Channel.STDIN: zmq.DEALER,
-        Channel.CONTROL: zmq.DEALER,
-        Channel.HB: zmq.REQ,
-    }[channel]
-
-
-def resolve(
-    target: ConnectionInfo | str | os.PathLike[str],
-) -> tuple[ConnectionInfo, Path | None]:
-    """A connection info and its file from an info, a path, a name or a glob."""
-    if isinstance(target, ConnectionInfo):
-        return target, None
-    from ._find import find_connection_file
-
-    path = find_connection_file(os.fspath(target))
-    return ConnectionInfo.load(path), path
+_WRONG_KEY = (
+    "the kernel answers its heartbeat but ignores our messages: unless it is busy, the key "
+    "or the signature scheme of the connection file is the likely cause"
+)
 
 
 class Core:
-    """State shared by both layers: codec, socket settings, waiting requests, inbox."""
+    """Codec, waiting requests and outbox of one connection; no I/O.
+
+    Attributes:
+        outbox: ``(channel, msg_id, msg_type, frames)`` queued to be sent, in order.
+        heard: how many correctly signed messages arrived (any channel, ours or not).
+        iopub_live: whether anything arrived on iopub (the subscription is live).
+        other_busy: whether the last status on iopub, for a request not ours, was busy.
+        clock: the monotonic clock waits use (tests may replace it).
+    """
 
     __slots__ = (
-        "_curve",
-        "_waiting",
+        "_boxes",
+        "_sent",
+        "clock",
         "codec",
-        "dropped",
+        "heard",
         "info",
         "iopub_live",
         "last_wire_error",
+        "liveness_interval",
         "name",
+        "other_busy",
+        "outbox",
         "path",
     )
 
-    def __init__(self, info: ConnectionInfo, path: Path | None, codec: Codec | None = None) -> None:
+    def __init__(
+        self,
+        info: ConnectionInfo,
+        path: Path | None = None,
+        codec: Codec | None = None,
+        *,
+        liveness_interval: float = 2.0,
+    ) -> None:
         self.info = info
         self.path = path
-        self.name = str(path) if path is not None else f"{info.connect_url(Channel.SHELL)}"
+        self.name = str(path) if path is not None else info.connect_url(Channel.SHELL)
         self.codec = codec if codec is not None else Codec.from_connection(info)
-        self._waiting: dict[tuple[Channel, str], list[Message]] = {}
-        self._curve: tuple[bytes, bytes] | None = None
-        self.dropped = 0
+        self._boxes: dict[tuple[Channel, str], list[Message]] = {}
+        self._sent: dict[str, Channel] = {}
+        self.outbox: list[tuple[Channel, str, str, list[bytes]]] = []
         self.last_wire_error: str | None = None
         self.iopub_live = False
+        self.other_busy = False
+        self.heard = 0
+        self.liveness_interval = liveness_interval
+        self.clock: Callable[[], float] = time.monotonic
 
-    # -- sockets ------------------------------------------------------------------------
+    # -- sending and receiving ----------------------------------------------------------
 
-    def configure(self, sock: zmq.Socket[Any], channel: Channel) -> None:
-        """Set the options of a new socket for ``channel`` (before it connects)."""
-        import zmq
-
-        sock.linger = 0
-        if channel in (Channel.SHELL, Channel.STDIN, Channel.CONTROL):
-            # One identity for shell and stdin: the kernel routes input_request to the
-            # stdin peer with the identity of the shell request's sender.
-            sock.identity = self.codec.session.encode("utf-8")
-        if self.info.transport == "tcp" and ":" in self.info.ip:
-            sock.ipv6 = True
-        if self.info.curve_publickey is not None:
-            if self._curve is None:
-                self._curve = zmq.curve_keypair()
-            sock.curve_serverkey = self.info.curve_publickey.encode("ascii")
-            sock.curve_publickey, sock.curve_secretkey = self._curve
-        if channel is Channel.IOPUB:
-            sock.setsockopt(zmq.SUBSCRIBE, b"")
-
-    def endpoint(self, channel: Channel) -> str:
-        """Where a client connects for ``channel``."""
-        return self.info.connect_url(channel)
-
-    # -- requests -----------------------------------------------------------------------
-
-    def request(
+    def send(
         self,
         channel: Channel,
         msg_type: str,
@@ -133,114 +115,366 @@ class Core:
         *,
         metadata: Mapping[str, Any] | None = None,
         collect_iopub: bool = False,
-    ) -> tuple[Message, list[bytes]]:
-        """Build a request, start waiting for its reply, and return it with its frames."""
+    ) -> Message:
+        """Build and sign a request, queue its frames, and start waiting for its reply."""
         msg = self.codec.message(msg_type, content, metadata=metadata)
-        self._waiting[(channel, msg.msg_id)] = []
+        mid = msg.msg_id
+        self._sent[mid] = channel
+        self._boxes[(channel, mid)] = []
         if collect_iopub:
-            self._waiting[(Channel.IOPUB, msg.msg_id)] = []
-        return msg, self.codec.serialize(msg)
+            self._boxes[(Channel.IOPUB, mid)] = []
+        self.outbox.append((channel, mid, msg_type, self.codec.serialize(msg)))
+        return msg
 
     def forget(self, msg_id: str) -> None:
-        """Stop waiting for anything answering ``msg_id`` (drop what was kept)."""
-        for ch in Channel:
-            self._waiting.pop((ch, msg_id), None)
+        """Stop waiting for anything answering ``msg_id``; unsend it if still queued."""
+        channel = self._sent.pop(msg_id, None)
+        if channel is None:
+            return
+        self._boxes.pop((channel, msg_id), None)
+        self._boxes.pop((Channel.IOPUB, msg_id), None)
+        if self.outbox:
+            self.outbox = [o for o in self.outbox if o[1] != msg_id]
 
     def feed(self, channel: Channel, frames: Sequence[Any]) -> Message | None:
-        """Accept the frames of one received message; keep it when it answers a request
+        """Take the frames of one received message; keep it when it answers a request
         still waited for. Returns the message, or ``None`` when it was dropped."""
-        if channel is Channel.IOPUB:
-            self.iopub_live = True
         try:
             msg = self.codec.parse(frames)
         except WireError as exc:
-            self.dropped += 1
             self.last_wire_error = f"{type(exc).__name__}: {exc}"
             return None
+        self.heard += 1
         parent = msg.parent_msg_id
-        box = self._waiting.get((channel, parent)) if parent is not None else None
+        box = self._boxes.get((channel, parent)) if parent is not None else None
+        if channel is Channel.IOPUB:
+            self.iopub_live = True
+            if box is None and msg.msg_type == "status":
+                self.other_busy = msg.content.get("execution_state") == "busy"
         if box is None:
-            self.dropped += 1
             return None
         box.append(msg)
         return msg
 
     def messages(self, channel: Channel, msg_id: str) -> list[Message]:
         """What has arrived so far on ``channel`` for request ``msg_id``."""
-        return self._waiting.get((channel, msg_id), [])
+        return self._boxes.get((channel, msg_id), [])
 
     def reply(self, channel: Channel, msg_id: str) -> Message | None:
         """The reply to ``msg_id`` on ``channel``, once it has arrived."""
-        for m in self._waiting.get((channel, msg_id), ()):
+        for m in self._boxes.get((channel, msg_id), ()):
             if m.msg_type.endswith("_reply"):
                 return m
         return None
 
-    def idle(self, msg_id: str) -> bool:
-        """Whether iopub has said ``idle`` for request ``msg_id``."""
+    def status_seen(self, msg_id: str, state: str) -> bool:
+        """Whether iopub has given status ``state`` for request ``msg_id``."""
         return any(
-            m.msg_type == "status" and m.content.get("execution_state") == "idle"
-            for m in self._waiting.get((Channel.IOPUB, msg_id), ())
+            m.msg_type == "status" and m.content.get("execution_state") == state
+            for m in self._boxes.get((Channel.IOPUB, msg_id), ())
         )
 
-    def timeout_detail(self) -> str:
-        """A hint for a timeout message: the last message dropped as unreadable."""
-        if self.last_wire_error is None:
-            return ""
-        return f"a message was refused ({self.last_wire_error}); is the key right?"
-
-    # -- results ------------------------------------------------------------------------
-
-    def execute_result(self, msg_id: str) -> ExecuteResult:
-        """Fold the reply and the iopub output of execute request ``msg_id``."""
-        from ._results import ExecuteResult
-
-        reply = self.reply(Channel.SHELL, msg_id)
-        assert reply is not None
-        outputs = tuple(self._waiting.get((Channel.IOPUB, msg_id), ()))
-        out: list[str] = []
-        err: list[str] = []
-        result: Mapping[str, Any] | None = None
-        displays: list[Mapping[str, Any]] = []
-        error: ErrorInfo | None = None
-        for m in outputs:
-            c = m.content
-            if m.msg_type == "stream":
-                (err if c.get("name") == "stderr" else out).append(str(c.get("text", "")))
-            elif m.msg_type == "execute_result":
-                result = c.get("data", {})
-            elif m.msg_type == "display_data":
-                displays.append(c.get("data", {}))
-            elif m.msg_type == "error":
-                error = _error_info(c)
-        rc = reply.content
-        if error is None and rc.get("status") == "error":
-            error = _error_info(rc)
-        count = rc.get("execution_count")
-        self.forget(msg_id)
-        return ExecuteResult(
-            status=str(rc.get("status", "error")),
-            execution_count=count if isinstance(count, int) else None,
-            stdout="".join(out),
-            stderr="".join(err),
-            result=result,
-            displays=tuple(displays),
-            error=error,
-            reply=reply,
-            outputs=outputs,
-            kernel=self.name,
-        )
+    def timeout_detail(self, heartbeat_answered: bool) -> str:
+        """Why a wait may have timed out, for its error message."""
+        if self.last_wire_error is not None:
+            return f"a message was refused ({self.last_wire_error}); is the key right?"
+        if heartbeat_answered and self.heard == 0:
+            return _WRONG_KEY
+        return ""
 
     def died(self, channel: Channel | None, request: str, why: str) -> KernelDied:
         """The error for a kernel found dead while waiting."""
         return KernelDied(kernel=self.name, channel=channel, request=request, why=why)
 
+    # -- requests, written once as steps ------------------------------------------------
 
-def _error_info(c: Mapping[str, Any]) -> ErrorInfo:
-    from ._results import ErrorInfo
+    def wait(
+        self,
+        done: Callable[[], bool],
+        channels: tuple[Channel, ...],
+        timeout: float | None,
+        request: str,
+        **kw: Any,
+    ) -> Waiting:
+        """A :class:`Waiting` on this core (see there for the keywords)."""
+        return Waiting(self, done, channels, timeout, request, **kw)
 
-    tb = c.get("traceback") or ()
-    return ErrorInfo(str(c.get("ename", "")), str(c.get("evalue", "")), tuple(str(t) for t in tb))
+    def get_reply(self, request: Message, channel: Channel, timeout: float | None) -> Steps[Message]:
+        """Steps: wait for the reply to ``request`` on ``channel``."""
+        mid = request.msg_id
+        box = self._boxes.get((channel, mid))
+        try:
+            if box is None or not any(m.msg_type.endswith("_reply") for m in box):
+                yield self.wait(
+                    lambda: self.reply(channel, mid) is not None, (channel,), timeout, request.msg_type
+                )
+            reply = self.reply(channel, mid)
+            assert reply is not None
+            return reply
+        finally:
+            self.forget(mid)
+
+    def request(
+        self,
+        channel: Channel,
+        msg_type: str,
+        content: Mapping[str, Any] | None,
+        timeout: float | None,
+    ) -> Steps[Message]:
+        """Steps: send a request and wait for its reply."""
+        return (yield from self.get_reply(self.send(channel, msg_type, content), channel, timeout))
+
+    def _poker(self, sent: list[str]) -> Callable[[], None]:
+        def poke() -> None:
+            sent.append(self.send(Channel.SHELL, "kernel_info_request", {}).msg_id)
+
+        return poke
+
+    def _first_reply(self, sent: list[str]) -> Message | None:
+        for m in sent:
+            r = self.reply(Channel.SHELL, m)
+            if r is not None:
+                return r
+        return None
+
+    def wait_until_ready(self, timeout: float) -> Steps[Mapping[str, Any]]:
+        """Steps: send ``kernel_info_request`` until one is answered (a kernel starting)."""
+        sent: list[str] = []
+        poke = self._poker(sent)
+        poke()
+        try:
+            yield self.wait(
+                lambda: self._first_reply(sent) is not None,
+                (Channel.SHELL,),
+                timeout,
+                "kernel_info_request",
+                starting=True,
+                resend=poke,
+            )
+            reply = self._first_reply(sent)
+            assert reply is not None
+            return reply.content
+        finally:
+            for m in sent:
+                self.forget(m)
+
+    def _ensure_iopub(self, deadline: float | None, budget: float | None) -> Steps[None]:
+        """Make sure the iopub subscription is live, so no output of ours is missed."""
+        if self.iopub_live:
+            return
+        sent: list[str] = []
+        # No poke up front: iopub output queued from earlier requests (or ipykernel's
+        # iopub_welcome) usually proves the subscription at once, and a kernel_info_request
+        # sent right before the execute_request is what ipykernel 7 sometimes loses the
+        # execute_request after. Poke only after a quiet ``resend_every``.
+        try:
+            yield self.wait(
+                lambda: self.iopub_live,
+                (Channel.IOPUB, Channel.SHELL),
+                _left(deadline, self.clock),
+                "execute_request (waiting for the iopub subscription)",
+                resend=self._poker(sent),
+                resend_every=0.25,
+                reported_timeout=budget,
+            )
+        finally:
+            for m in sent:
+                self.forget(m)
+
+    def execute(
+        self, content: Mapping[str, Any], timeout: float | None, lost_after: float | None
+    ) -> Steps[ExecuteResult]:
+        """Steps: run code and collect its output until the kernel is idle again."""
+        deadline = None if timeout is None else self.clock() + timeout
+        yield from self._ensure_iopub(deadline, timeout)
+        mid = self.send(Channel.SHELL, "execute_request", content, collect_iopub=True).msg_id
+
+        def lost() -> bool:
+            # Not started (no busy for it) while the kernel is not busy with another request.
+            return not self.other_busy and not self.status_seen(mid, "busy")
+
+        try:
+            yield self.wait(
+                lambda: self.reply(Channel.SHELL, mid) is not None and self.status_seen(mid, "idle"),
+                (Channel.SHELL, Channel.IOPUB),
+                _left(deadline, self.clock),
+                "execute_request",
+                reported_timeout=timeout,
+                lost=None if lost_after is None else (lost_after, lost),
+            )
+            from ._results import fold_execute
+
+            reply = self.reply(Channel.SHELL, mid)
+            assert reply is not None
+            return fold_execute(reply, self.messages(Channel.IOPUB, mid), self.name)
+        finally:
+            self.forget(mid)
+
+
+class Waiting:
+    """One wait for the kernel: what must happen, where, by when, and its liveness checks.
+
+    A layer flushes :attr:`Core.outbox`, then receives on :attr:`channels` until
+    :meth:`done` returns ``True``. Before each receive it asks :meth:`due_in` how long it
+    may sleep (which raises :class:`KernelTimeout` once the deadline has passed, or the
+    request is found lost); after a quiet sleep, :meth:`quiet` queues what is due again
+    and says whether a liveness check is due. The layer then pings the heartbeat (for
+    at most :meth:`ping_timeout`), probes the ports when the ping failed, and hands the
+    answers to :meth:`checked` (which raises :class:`KernelDied`). No I/O here.
+    """
+
+    __slots__ = (
+        "_core",
+        "_closed_since",
+        "_hb_answered",
+        "_lost",
+        "_misses",
+        "_next_check",
+        "_next_send",
+        "_resend",
+        "_resend_every",
+        "_start",
+        "_starting",
+        "channels",
+        "deadline",
+        "done",
+        "reported_timeout",
+        "request",
+    )
+
+    def __init__(
+        self,
+        core: Core,
+        done: Callable[[], bool],
+        channels: tuple[Channel, ...],
+        timeout: float | None,
+        request: str,
+        *,
+        starting: bool = False,
+        resend: Callable[[], None] | None = None,
+        resend_every: float = 1.0,
+        reported_timeout: float | None = None,
+        lost: tuple[float, Callable[[], bool]] | None = None,
+    ) -> None:
+        now = core.clock()
+        self._core = core
+        self.done = done
+        self.channels = channels
+        self.request = request
+        self.deadline = None if timeout is None else now + timeout
+        # What a timeout error names: the caller's whole budget when this wait is one
+        # part of a longer request (``timeout`` is then only what was left of it).
+        self.reported_timeout = timeout if reported_timeout is None else reported_timeout
+        self._start = now
+        self._starting = starting
+        self._resend = resend
+        self._resend_every = resend_every
+        self._lost = lost
+        self._next_check = now + min(FIRST_CHECK, core.liveness_interval)
+        self._next_send = now + resend_every
+        self._misses = 0
+        self._hb_answered = False
+        self._closed_since: float | None = None
+
+    def timed_out(self, detail: str = "") -> KernelTimeout:
+        """The error for this wait running out of time."""
+        return KernelTimeout(
+            kernel=self._core.name,
+            channel=self.channels[0],
+            timeout=0.0 if self.reported_timeout is None else self.reported_timeout,
+            request=self.request,
+            detail=detail or self._core.timeout_detail(self._hb_answered),
+        )
+
+    def left(self) -> float | None:
+        """Seconds left until the deadline (``None``: no limit)."""
+        return _left(self.deadline, self._core.clock)
+
+    def postpone(self) -> None:
+        """Skip a liveness check that is due (too little time is left for a ping)."""
+        self._next_check = self._core.clock() + self._core.liveness_interval
+
+    def due_in(self) -> float:
+        """Seconds until the next deadline, check or resend; raise once timed out."""
+        now = self._core.clock()
+        due = self._next_check
+        if self.deadline is not None:
+            if now >= self.deadline:
+                raise self.timed_out()
+            due = min(due, self.deadline)
+        if self._resend is not None:
+            due = min(due, self._next_send)
+        if self._lost is not None:
+            after, lost = self._lost
+            if now - self._start >= after and lost():
+                raise self.timed_out(
+                    f"the kernel never started it (no busy status within {after:g} s while "
+                    "it was not busy with another request): the request was probably lost"
+                )
+            due = min(due, self._start + after) if now - self._start < after else due
+        return max(0.0, due - now)
+
+    def arrived(self) -> None:
+        """Something was received: the kernel is talking."""
+        self._misses = 0
+
+    def quiet(self) -> bool:
+        """After a sleep with nothing received: queue a resend if due; whether a liveness
+        check is due."""
+        now = self._core.clock()
+        if self._resend is not None and now >= self._next_send:
+            self._resend()
+            self._next_send = now + self._resend_every
+        return now >= self._next_check
+
+    def ping_timeout(self) -> float:
+        """How long the layer may wait for the heartbeat's echo (within the deadline)."""
+        limit = min(1.0, self._core.liveness_interval)
+        if self.deadline is not None:
+            limit = min(limit, self.deadline - self._core.clock())
+        return max(0.0, limit)
+
+    def checked(
+        self, alive: bool, ports_closed: bool | None = None, file_age: float | None = None
+    ) -> None:
+        """Take a check's answers; raise :class:`KernelDied` when the kernel is gone.
+
+        Args:
+            alive: the heartbeat answered.
+            ports_closed: (when not alive) every port refused connections on this machine.
+            file_age: seconds since the connection file was written, when there is one.
+        """
+        now = self._core.clock()
+        self._next_check = now + self._core.liveness_interval
+        if alive:
+            self._misses = 0
+            self._hb_answered = True
+            self._closed_since = None
+            return
+        self._misses += 1
+        why = None
+        if ports_closed:
+            if self._closed_since is None:
+                self._closed_since = now
+            if not self._starting:
+                why = "its heartbeat is silent and every port refuses connections"
+            else:
+                # A kernel still starting has no ports yet: dead only once they have
+                # refused for a while by our probes and since its file was written.
+                streak = now - self._closed_since
+                since_start = max(streak, file_age if file_age is not None else streak)
+                if streak >= CLOSED_STREAK and since_start >= STARTUP_GRACE:
+                    why = (
+                        f"every port has refused connections for {streak:.0f} s and its "
+                        f"connection file is {since_start:.0f} s old: it is not running"
+                    )
+                self._next_check = now + min(0.5, self._core.liveness_interval)
+        else:
+            self._closed_since = None
+            if self._misses >= 2 and not self._starting:
+                why = "its heartbeat stopped answering"
+        if why is not None:
+            raise self._core.died(self.channels[0], self.request, why)
 
 
 def execute_content(
@@ -263,412 +497,11 @@ def execute_content(
     }
 
 
-def probe_ports_closed(info: ConnectionInfo) -> bool:
-    """``True`` when every port of ``info`` provably refuses connections on this machine."""
-    from ._listing import _ports_closed
-
-    closed, _ = _ports_closed(info)
-    return closed is True
-
-
-class Waiting:
-    """One wait for the kernel: what must happen, where, by when, and its liveness checks.
-
-    A layer receives on :attr:`channels` until :attr:`done` returns ``True``. Between
-    receives it asks :meth:`due_in` how long it may sleep (which raises
-    :class:`KernelTimeout` once the deadline has passed); after a quiet sleep,
-    :meth:`quiet` resends what is due and says whether the kernel must be checked, and
-    :meth:`checked` takes the answer (raising :class:`KernelDied`). No I/O here.
-    """
-
-    __slots__ = (
-        "_check_alive",
-        "_core",
-        "_interval",
-        "_misses",
-        "_next_check",
-        "_next_send",
-        "_resend",
-        "_resend_every",
-        "channels",
-        "deadline",
-        "done",
-        "ping_timeout",
-        "reported_timeout",
-        "request",
-        "timeout",
-    )
-
-    def __init__(
-        self,
-        core: Core,
-        done: Callable[[], bool],
-        channels: tuple[Channel, ...],
-        timeout: float | None,
-        request: str,
-        *,
-        interval: float,
-        check_alive: bool = True,
-        resend: Callable[[], None] | None = None,
-        resend_every: float = 1.0,
-        reported_timeout: float | None = None,
-    ) -> None:
-        now = time.monotonic()
-        self._core = core
-        # What a timeout error names: the caller's whole budget when this wait is one
-        # part of a longer request (``timeout`` is then only what was left of it).
-        self.reported_timeout = timeout if reported_timeout is None else reported_timeout
-        self.done = done
-        self.channels = channels
-        self.timeout = timeout
-        self.request = request
-        self.deadline = None if timeout is None else now + timeout
-        self.ping_timeout = min(1.0, interval)
-        self._interval = interval
-        self._check_alive = check_alive
-        self._resend = resend
-        self._resend_every = resend_every
-        self._next_check = now + interval
-        self._next_send = now + resend_every
-        self._misses = 0
-
-    def due_in(self) -> float:
-        """Seconds until the next deadline, check or resend; raise once timed out."""
-        now = time.monotonic()
-        if self.deadline is not None and now >= self.deadline:
-            assert self.reported_timeout is not None
-            raise KernelTimeout(
-                kernel=self._core.name,
-                channel=self.channels[0],
-                timeout=self.reported_timeout,
-                request=self.request,
-                detail=self._core.timeout_detail(),
-            )
-        due = (self.deadline, self._next_check, self._next_send if self._resend else None)
-        return max(0.0, min(x for x in due if x is not None) - now)
-
-    def arrived(self) -> None:
-        """Something was received: the kernel is talking."""
-        self._misses = 0
-
-    def quiet(self) -> bool:
-        """After a sleep with nothing received: resend if due; whether to check liveness."""
-        now = time.monotonic()
-        if self._resend is not None and now >= self._next_send:
-            self._resend()
-            self._next_send = now + self._resend_every
-        return self._check_alive and now >= self._next_check
-
-    def checked(self, alive: bool) -> None:
-        """Take a heartbeat's answer; raise :class:`KernelDied` when the kernel is gone."""
-        why = None if alive else self._why_dead()
-        self._misses += 1
-        if why is not None:
-            raise self._core.died(self.channels[0], self.request, why)
-        self._next_check = time.monotonic() + self._interval
-
-    def _why_dead(self) -> str | None:
-        if probe_ports_closed(self._core.info):
-            return "its heartbeat is silent and every port refuses connections"
-        if self._misses >= 1:
-            return "its heartbeat stopped answering"
-        return None
-
-
-class ConnectionBase(Generic[_S]):
-    """What the blocking and the asyncio ``KernelConnection`` share: all that does not wait.
-
-    A layer passes its context and adds how to wait (a ``_wait(Waiting)`` and a driver
-    for :data:`Steps`), the heartbeat ping, and its public methods with their docstrings.
-    """
-
-    liveness_interval: float = 2.0
-    _send_flags: int = 0
-    _repr_name = "KernelConnection"
-
-    def __init__(
-        self,
-        info: ConnectionInfo,
-        path: str | os.PathLike[str] | None,
-        codec: Codec | None,
-        context: zmq.Context[Any],
-        *,
-        own_context: bool,
-    ) -> None:
-        self._core = Core(info, Path(path) if path is not None else None, codec)
-        self._own_context = own_context
-        self._ctx = context
-        self._socks: dict[Channel, _S] = {}
-        self._hb: _S | None = None
-        self._closed = False
-        try:
-            for ch in DATA_CHANNELS:
-                self._socks[ch] = self._open(ch)
-        except BaseException:
-            self.close()
-            raise
-
-    # -- properties -----------------------------------------------------------------------
-
-    @property
-    def info(self) -> ConnectionInfo:
-        """The connection info."""
-        return self._core.info
-
-    @property
-    def path(self) -> Path | None:
-        """The connection file, or ``None``."""
-        return self._core.path
-
-    @property
-    def name(self) -> str:
-        """How errors name this kernel."""
-        return self._core.name
-
-    @property
-    def codec(self) -> Codec:
-        """The codec that signs and parses this connection's messages."""
-        return self._core.codec
-
-    @property
-    def closed(self) -> bool:
-        """``True`` after :meth:`close`."""
-        return self._closed
-
-    # -- sockets ------------------------------------------------------------------------
-
-    def _open(self, channel: Channel) -> _S:
-        import zmq
-
-        endpoint = self._core.endpoint(channel)
-        try:
-            sock: _S = self._ctx.socket(socket_type(channel))
-        except zmq.ZMQError as exc:
-            raise map_zmq_error(
-                exc, kernel=self.name, channel=channel, endpoint=endpoint, doing="create the socket"
-            ) from exc
-        try:
-            self._core.configure(sock, channel)
-            sock.connect(endpoint)
-        except zmq.ZMQError as exc:
-            sock.close(0)
-            raise map_zmq_error(
-                exc, kernel=self.name, channel=channel, endpoint=endpoint, doing="connect"
-            ) from exc
-        return sock
-
-    def _heartbeat(self) -> _S:
-        self._check_open()
-        if self._hb is None:
-            self._hb = self._open(Channel.HB)
-        return self._hb
-
-    def _drop_heartbeat(self) -> None:
-        if self._hb is not None:
-            self._hb.close(0)
-            self._hb = None
-
-    def _ping_failed(self, exc: zmq.ZMQError) -> ClientError:
-        """Replace the heartbeat socket; the error for a ping that failed with ``exc``."""
-        self._drop_heartbeat()
-        return map_zmq_error(exc, kernel=self.name, channel=Channel.HB, doing="ping")
-
-    def _ping_timed_out(self, timeout: float) -> KernelTimeout:
-        """Replace the heartbeat socket; the error for a ping without echo."""
-        # A REQ socket that got no reply cannot send again: replace it.
-        self._drop_heartbeat()
-        return KernelTimeout(
-            kernel=self.name, channel=Channel.HB, timeout=timeout, request="heartbeat ping"
-        )
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ConnectionClosed("the connection is closed", kernel=self.name)
-
-    def _close(self) -> None:
-        """Close every socket (without lingering) and the private context."""
-        self._closed = True
-        for s in self._socks.values():
-            s.close(0)
-        self._socks.clear()
-        self._drop_heartbeat()
-        if self._own_context:
-            self._ctx.term()
-
-    def close(self) -> None:
-        """Close every socket (without lingering) and the private context. Idempotent."""
-        if not self._closed:
-            self._close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<{self._repr_name} {self.name} {state}>"
-
-    # -- sending ------------------------------------------------------------------------
-
-    def send(
-        self,
-        channel: Channel,
-        msg_type: str,
-        content: Mapping[str, Any] | None = None,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        collect_iopub: bool = False,
-    ) -> Message:
-        """Sign and send a request; its reply is then kept for :meth:`get_reply`.
-
-        Args:
-            channel: shell, control or stdin.
-            msg_type: e.g. ``"comm_info_request"``.
-            content: the request content.
-            metadata: the request metadata.
-            collect_iopub: also keep the iopub messages this request causes.
-        """
-        import zmq
-
-        self._check_open()
-        msg, frames = self._core.request(
-            channel, msg_type, content, metadata=metadata, collect_iopub=collect_iopub
-        )
-        try:
-            self._socks[channel].send_multipart(frames, self._send_flags)
-        except zmq.ZMQError as exc:
-            self._core.forget(msg.msg_id)
-            raise map_zmq_error(
-                exc, kernel=self.name, channel=channel, doing=f"send {msg_type}"
-            ) from exc
-        return msg
-
-    # -- requests, written once as steps ------------------------------------------------
-
-    def _until(
-        self,
-        done: Callable[[], bool],
-        channels: tuple[Channel, ...],
-        timeout: float | None,
-        request: str,
-        *,
-        check_alive: bool = True,
-        resend: Callable[[], None] | None = None,
-        resend_every: float = 1.0,
-        reported_timeout: float | None = None,
-    ) -> Waiting:
-        return Waiting(
-            self._core,
-            done,
-            channels,
-            timeout,
-            request,
-            interval=self.liveness_interval,
-            check_alive=check_alive,
-            resend=resend,
-            resend_every=resend_every,
-            reported_timeout=reported_timeout,
-        )
-
-    def _get_reply(
-        self, request: Message, channel: Channel, timeout: float | None
-    ) -> Steps[Message]:
-        mid = request.msg_id
-        try:
-            yield self._until(
-                lambda: self._core.reply(channel, mid) is not None,
-                (channel,),
-                timeout,
-                request.msg_type,
-            )
-            reply = self._core.reply(channel, mid)
-            assert reply is not None
-            return reply
-        finally:
-            self._core.forget(mid)
-
-    def _request(
-        self,
-        channel: Channel,
-        msg_type: str,
-        content: Mapping[str, Any] | None,
-        timeout: float | None,
-    ) -> Steps[Message]:
-        return (yield from self._get_reply(self.send(channel, msg_type, content), channel, timeout))
-
-    def _kernel_info_poker(self, sent: list[str]) -> Callable[[], None]:
-        def poke() -> None:
-            sent.append(self.send(Channel.SHELL, "kernel_info_request", {}).msg_id)
-
-        return poke
-
-    def _wait_until_ready(self, timeout: float) -> Steps[Mapping[str, Any]]:
-        sent: list[str] = []
-        poke = self._kernel_info_poker(sent)
-        poke()
-
-        def answered() -> bool:
-            return any(self._core.reply(Channel.SHELL, m) is not None for m in sent)
-
-        try:
-            yield self._until(
-                answered,
-                (Channel.SHELL,),
-                timeout,
-                "kernel_info_request",
-                check_alive=False,
-                resend=poke,
-            )
-            reply = next(r for m in sent if (r := self._core.reply(Channel.SHELL, m)))
-            return reply.content
-        finally:
-            for m in sent:
-                self._core.forget(m)
-
-    def _ensure_iopub(
-        self, deadline: float | None, request: str, budget: float | None
-    ) -> Steps[None]:
-        """Make sure the iopub subscription is live, so no output of ours is missed."""
-        if self._core.iopub_live:
-            return
-        sent: list[str] = []
-        poke = self._kernel_info_poker(sent)
-        # No poke up front: iopub output queued from earlier requests (or ipykernel's
-        # iopub_welcome) usually proves the subscription at once, and a kernel_info_request
-        # sent right before the execute_request is what ipykernel 7 sometimes loses the
-        # execute_request after. Poke only after a quiet ``resend_every``.
-        try:
-            yield self._until(
-                lambda: self._core.iopub_live,
-                (Channel.IOPUB, Channel.SHELL),
-                _left(deadline),
-                f"{request} (waiting for the iopub subscription)",
-                resend=poke,
-                resend_every=0.25,
-                reported_timeout=budget,
-            )
-        finally:
-            for m in sent:
-                self._core.forget(m)
-
-    def _execute(self, timeout: float | None, content: Mapping[str, Any]) -> Steps[ExecuteResult]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        yield from self._ensure_iopub(deadline, "execute_request", timeout)
-        mid = self.send(Channel.SHELL, "execute_request", content, collect_iopub=True).msg_id
-        try:
-            yield self._until(
-                lambda: self._core.reply(Channel.SHELL, mid) is not None and self._core.idle(mid),
-                (Channel.SHELL, Channel.IOPUB),
-                _left(deadline),
-                "execute_request",
-                reported_timeout=timeout,
-            )
-            return self._core.execute_result(mid)
-        finally:
-            self._core.forget(mid)
-
-
 def poll_ms(timeout: float) -> int:
     """Milliseconds for a ZeroMQ ``poll`` (never negative: ``-1`` would wait forever)."""
     return max(0, int(timeout * 1000))
 
 
-def _left(deadline: float | None) -> float | None:
+def _left(deadline: float | None, clock: Callable[[], float]) -> float | None:
     """Seconds left until ``deadline`` (``None``: no limit)."""
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+    return None if deadline is None else max(0.0, deadline - clock())

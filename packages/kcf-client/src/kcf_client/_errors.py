@@ -6,9 +6,7 @@ one place, :func:`map_zmq_error`, so callers only ever catch ours.
 
 from __future__ import annotations
 
-import os
-
-from kcf_spec import Channel, KcfError
+from kcf_spec import Channel, KcfError, RemoteProtocolError
 
 __all__ = [
     "ClientError",
@@ -16,6 +14,7 @@ __all__ = [
     "KernelDied",
     "ChannelError",
     "ConnectionClosed",
+    "MalformedReply",
     "ExecutionError",
     "ProgramNotFound",
     "NotInKernel",
@@ -105,6 +104,33 @@ class ConnectionClosed(ClientError, RuntimeError):
     """
 
 
+class MalformedReply(ClientError, RemoteProtocolError):
+    """The kernel sent a correctly signed message whose content is not shaped as the
+    protocol says (``"traceback": 5``, an ``execute_result`` whose ``data`` is a list).
+
+    The peer is at fault, not the caller: this is a :class:`kcf_spec.RemoteProtocolError`.
+
+    Attributes:
+        msg_type: the type of the message at fault.
+        pointer: the JSON pointer of the field at fault, within the message.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(
+        self, *, kernel: str, channel: Channel, msg_type: str, pointer: str, expected: str, got: str
+    ) -> None:
+        self.msg_type = msg_type
+        self.pointer = pointer
+        super().__init__(
+            f"{msg_type} has {got} at {pointer}, expected {expected}",
+            kernel=kernel,
+            channel=channel,
+        )
+        self.check = "shape"
+        self.frame = pointer.split("/")[1] if pointer.count("/") >= 1 else None
+
+
 class ExecutionError(ClientError):
     """Code run by :meth:`~kcf_client.ExecuteResult.raise_for_error` ended in an error.
 
@@ -172,7 +198,3 @@ def map_zmq_error(
         f"cannot {doing}: {text}", kernel=kernel, channel=channel, endpoint=endpoint
     )
 
-
-def describe_kernel(path: str | os.PathLike[str] | None, fallback: str) -> str:
-    """The name errors use for a kernel: its connection file, else ``fallback``."""
-    return os.fspath(path) if path is not None else fallback

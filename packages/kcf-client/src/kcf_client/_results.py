@@ -8,15 +8,17 @@ connects and asks for ``kernel_info`` about 8 ms.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ExecutionError
+from kcf_spec import Channel
+
+from ._errors import ExecutionError, MalformedReply
 
 if TYPE_CHECKING:
     from kcf_spec import Message
 
-__all__ = ["ErrorInfo", "ExecuteResult"]
+__all__ = ["ErrorInfo", "ExecuteResult", "fold_execute"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -94,3 +96,106 @@ class ExecuteResult:
             "displays": [dict(d) for d in self.displays],
             "error": dataclasses.asdict(self.error) if self.error is not None else None,
         }
+
+
+_KINDS: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+class _Shape:
+    """Reads fields of one message, raising :class:`MalformedReply` on a wrong type."""
+
+    __slots__ = ("channel", "kernel", "msg")
+
+    def __init__(self, msg: Message, channel: Channel, kernel: str) -> None:
+        self.msg = msg
+        self.channel = channel
+        self.kernel = kernel
+
+    def bad(self, key: str, expected: str, value: object) -> MalformedReply:
+        return MalformedReply(
+            kernel=self.kernel,
+            channel=self.channel,
+            msg_type=self.msg.msg_type,
+            pointer=f"/content/{key}",
+            expected=expected,
+            got=_KINDS.get(type(value), type(value).__name__),
+        )
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self.msg.content.get(key, default)
+        if not isinstance(value, str):
+            raise self.bad(key, "a string", value)
+        return value
+
+    def bundle(self, key: str) -> Mapping[str, Any]:
+        value = self.msg.content.get(key, {})
+        if not isinstance(value, Mapping):
+            raise self.bad(key, "an object (a MIME bundle)", value)
+        return value
+
+    def lines(self, key: str) -> tuple[str, ...]:
+        value = self.msg.content.get(key, ())
+        if (
+            isinstance(value, str)
+            or not isinstance(value, Sequence)
+            or not all(isinstance(x, str) for x in value)
+        ):
+            raise self.bad(key, "an array of strings", value)
+        return tuple(value)
+
+    def count(self, key: str) -> int | None:
+        value = self.msg.content.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self.bad(key, "an integer or null", value)
+        return value
+
+    def error(self) -> ErrorInfo:
+        return ErrorInfo(self.text("ename"), self.text("evalue"), self.lines("traceback"))
+
+
+def fold_execute(reply: Message, outputs: Sequence[Message], kernel: str) -> ExecuteResult:
+    """Fold an ``execute_reply`` and the iopub messages of its request into a result.
+
+    Raises:
+        MalformedReply: a field has the wrong type (the kernel sent garbage).
+    """
+    out: list[str] = []
+    err: list[str] = []
+    result: Mapping[str, Any] | None = None
+    displays: list[Mapping[str, Any]] = []
+    error: ErrorInfo | None = None
+    for m in outputs:
+        t = m.msg_type
+        if t == "stream":
+            f = _Shape(m, Channel.IOPUB, kernel)
+            (err if f.text("name", "stdout") == "stderr" else out).append(f.text("text"))
+        elif t == "execute_result":
+            result = _Shape(m, Channel.IOPUB, kernel).bundle("data")
+        elif t == "display_data":
+            displays.append(_Shape(m, Channel.IOPUB, kernel).bundle("data"))
+        elif t == "error":
+            error = _Shape(m, Channel.IOPUB, kernel).error()
+    r = _Shape(reply, Channel.SHELL, kernel)
+    status = r.text("status", "error")
+    if error is None and status == "error":
+        error = r.error()
+    return ExecuteResult(
+        status=status,
+        execution_count=r.count("execution_count"),
+        stdout="".join(out),
+        stderr="".join(err),
+        result=result,
+        displays=tuple(displays),
+        error=error,
+        reply=reply,
+        outputs=tuple(outputs),
+        kernel=kernel,
+    )

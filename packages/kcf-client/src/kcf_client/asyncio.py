@@ -2,7 +2,11 @@
 
 ``KernelConnection`` here uses :mod:`zmq.asyncio` sockets. One reader task per channel
 (started on first use) feeds the shared core; waiters wake when something of theirs
-arrives, so several requests can be awaited at once on one connection.
+arrives, so several requests can be awaited at once on one connection. Nothing blocks
+the event loop, not even the diagnosis of a dead kernel.
+
+This file is the one source of both drivers: ``_blocking.py`` is generated from it by
+``packages/kcf-client/scripts/unasync.py`` (a test fails when the two drift apart).
 
 Example::
 
@@ -18,11 +22,10 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -30,8 +33,9 @@ import zmq
 import zmq.asyncio
 from kcf_spec import Channel, Codec, ConnectionInfo
 
-from ._core import ConnectionBase, Waiting, execute_content, poll_ms, resolve
-from ._errors import KernelTimeout, map_zmq_error
+from ._core import Waiting, execute_content, poll_ms
+from ._errors import KernelTimeout
+from ._link_async import AsyncLink
 from ._results import ErrorInfo, ExecuteResult
 
 if TYPE_CHECKING:
@@ -44,16 +48,27 @@ __all__ = ["KernelConnection", "connect", "ExecuteResult", "ErrorInfo"]
 _T = TypeVar("_T")
 
 
-class KernelConnection(ConnectionBase[zmq.asyncio.Socket]):
-    """A connection to one kernel for asyncio code: the blocking API's names, awaited.
+class KernelConnection(AsyncLink):
+    """A connection to one kernel: owns its channel sockets and closes them.
 
-    Build one with :func:`connect`; use ``async with`` or call :meth:`close`.
+    Build one with :func:`connect`. Every call waits until its answer or its timeout;
+    nothing else runs in the background, so opening and closing connections in a tight
+    loop is safe. Use it as a context manager, or call :meth:`close`.
+
+    Attributes:
+        info: the connection info.
+        path: the connection file, when connected from one.
+        name: how errors name this kernel (the file, else the shell endpoint).
+        liveness_interval: while waiting for a reply, seconds between checks that the
+            kernel is still alive (its heartbeat, or on this machine its ports).
+        lost_request_after: seconds after which an ``execute_request`` that the kernel,
+            idle otherwise, never started (no busy status) is reported as lost
+            (:class:`KernelTimeout`); ``None`` waits for the whole timeout.
 
     .. versionadded:: 0.1.0
     """
 
-    _send_flags = zmq.NOBLOCK
-    _repr_name = "asyncio KernelConnection"
+    lost_request_after: float | None = 10.0
 
     def __init__(
         self,
@@ -63,53 +78,22 @@ class KernelConnection(ConnectionBase[zmq.asyncio.Socket]):
         codec: Codec | None = None,
         context: zmq.asyncio.Context | None = None,
     ) -> None:
-        self._readers: dict[Channel, asyncio.Task[None]] = {}
-        self._arrived: asyncio.Condition | None = None
-        self._failure: BaseException | None = None
         ctx = zmq.asyncio.Context() if context is None else context
         super().__init__(info, path, codec, ctx, own_context=context is None)
 
-    # Defined on ConnectionBase; named here so that the API docs list them.
-    info = ConnectionBase.info
-    path = ConnectionBase.path
-    name = ConnectionBase.name
-    codec = ConnectionBase.codec
-    closed = ConnectionBase.closed
+    # Defined on the base class; named here so that the API docs list them.
+    info = AsyncLink.info
+    path = AsyncLink.path
+    name = AsyncLink.name
+    codec = AsyncLink.codec
+    closed = AsyncLink.closed
+    send = AsyncLink.send
+    close = AsyncLink.close
 
-    # -- waiting: the one thing this layer adds -------------------------------------------
-
-    def _condition(self) -> asyncio.Condition:
-        if self._arrived is None:
-            self._arrived = asyncio.Condition()
-        return self._arrived
-
-    def _start_reader(self, channel: Channel) -> None:
-        if channel not in self._readers:
-            self._readers[channel] = asyncio.get_running_loop().create_task(
-                self._read(channel), name=f"kcf-reader-{channel.value}"
-            )
-
-    async def _read(self, channel: Channel) -> None:
-        sock = self._socks[channel]
-        cond = self._condition()
-        while True:
-            try:
-                frames = await sock.recv_multipart()
-            except zmq.ZMQError as exc:
-                if self._closed:
-                    return
-                self._failure = map_zmq_error(
-                    exc, kernel=self.name, channel=channel, doing="receive"
-                )
-                async with cond:
-                    cond.notify_all()
-                return
-            self._core.feed(channel, frames)
-            async with cond:
-                cond.notify_all()
+    # -- the driver: runs the core's steps --------------------------------------------------
 
     async def _run(self, steps: Steps[_T]) -> _T:
-        """Drive ``steps``: await each :class:`Waiting` it yields, until it returns."""
+        """Drive ``steps``: wait for each :class:`Waiting` it yields, until it returns."""
         try:
             waiting = next(steps)
             while True:
@@ -123,51 +107,59 @@ class KernelConnection(ConnectionBase[zmq.asyncio.Socket]):
             return cast("_T", stop.value)
 
     async def _wait(self, w: Waiting) -> None:
+        """Send what is queued, then receive until ``w.done()``; raise on timeout or death."""
         self._check_open()
-        for ch in w.channels:
-            self._start_reader(ch)
-        cond = self._condition()
-        async with cond:
-            while not w.done():
-                if self._failure is not None:
-                    raise self._failure
-                self._check_open()
-                wake = w.due_in()  # KernelTimeout is a TimeoutError: not inside the try
-                try:
-                    await asyncio.wait_for(cond.wait(), wake)
-                except asyncio.TimeoutError:
-                    if w.quiet():
-                        w.checked(await self.is_alive(timeout=w.ping_timeout))
-                else:
-                    w.arrived()
+        if self._core.outbox:
+            await self._flush(w)
+        while not w.done():
+            self._check_open()
+            if await self._receive(w.channels, w.due_in()):
+                w.arrived()
+            elif w.quiet():
+                await self._flush(w)
+                await self._check(w)
+            elif self._core.outbox:
+                await self._flush(w)
+
+    async def _flush(self, w: Waiting) -> None:
+        """Send what the core queued, waiting for the socket at most until the deadline."""
+        while not self._push():
+            channel, mid, msg_type, _ = self._core.outbox[0]
+            left = w.left()
+            if left is not None and left <= 0:
+                self._core.forget(mid)
+                raise w.timed_out(
+                    f"{msg_type} could not even be sent: the kernel has not accepted our "
+                    f"connection on {channel.value} (is it CURVE-encrypted, and the client "
+                    "without its key?)"
+                )
+            wait = 1.0 if left is None else min(left, 1.0)
+            await self._socks[channel].poll(poll_ms(wait) + 1, zmq.POLLOUT)
+
+    async def _check(self, w: Waiting) -> None:
+        """Check the kernel's liveness for ``w``: heartbeat, then (if silent) the ports."""
+        limit = w.ping_timeout()
+        if limit < 0.01:
+            w.postpone()
+            return
+        if await self.is_alive(timeout=limit):
+            w.checked(True)
+        else:
+            closed, age = await self._diagnose()
+            w.checked(False, closed, age)
 
     # -- low level ------------------------------------------------------------------------
-
-    def send(
-        self,
-        channel: Channel,
-        msg_type: str,
-        content: Mapping[str, Any] | None = None,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        collect_iopub: bool = False,
-    ) -> Message:
-        """Sign and send a request (immediately; not a coroutine).
-
-        See :meth:`kcf_client.KernelConnection.send`.
-        """
-        return super().send(
-            channel, msg_type, content, metadata=metadata, collect_iopub=collect_iopub
-        )
 
     async def get_reply(
         self, request: Message, channel: Channel = Channel.SHELL, timeout: float | None = 10.0
     ) -> Message:
-        """Wait for the reply to ``request`` and return it.
+        """Wait for the reply to ``request`` (sent with :meth:`send`) and return it.
 
-        See :meth:`kcf_client.KernelConnection.get_reply`.
+        Raises:
+            KernelTimeout: no reply within ``timeout`` seconds (``None``: no limit).
+            KernelDied: the kernel stopped answering while we waited.
         """
-        return await self._run(self._get_reply(request, channel, timeout))
+        return await self._run(self._core.get_reply(request, channel, timeout))
 
     async def request(
         self,
@@ -177,22 +169,36 @@ class KernelConnection(ConnectionBase[zmq.asyncio.Socket]):
         *,
         timeout: float | None = 10.0,
     ) -> Message:
-        """Send a request and return its reply."""
-        return await self._run(self._request(channel, msg_type, content, timeout))
+        """Send a request and return its reply (see :meth:`send`, :meth:`get_reply`)."""
+        return await self._run(self._core.request(channel, msg_type, content, timeout))
 
     # -- talking ------------------------------------------------------------------------
 
     async def kernel_info(self, timeout: float | None = 10.0) -> Mapping[str, Any]:
-        """Ask for the kernel's info and return the reply content."""
+        """Ask for the kernel's info and return the reply content.
+
+        Raises:
+            KernelTimeout: no reply within ``timeout`` seconds.
+            KernelDied: the kernel stopped answering.
+        """
         reply = await self.request(Channel.SHELL, "kernel_info_request", {}, timeout=timeout)
         return reply.content
 
     async def wait_until_ready(self, timeout: float = 30.0) -> Mapping[str, Any]:
         """Return as soon as the kernel answers a ``kernel_info_request`` on shell.
 
-        See :meth:`kcf_client.KernelConnection.wait_until_ready`.
+        The request is sent at once and again every second while there is no answer
+        (a kernel that is still starting), until ``timeout``. There is no fixed delay.
+
+        Returns:
+            The content of the first ``kernel_info_reply``.
+
+        Raises:
+            KernelTimeout: no answer within ``timeout`` seconds.
+            KernelDied: its ports have refused connections for seconds, and for longer
+                than a kernel takes to start since its connection file was written.
         """
-        return await self._run(self._wait_until_ready(timeout))
+        return await self._run(self._core.wait_until_ready(timeout))
 
     async def execute(
         self,
@@ -207,7 +213,24 @@ class KernelConnection(ConnectionBase[zmq.asyncio.Socket]):
     ) -> ExecuteResult:
         """Run ``code`` and collect its output until the kernel is idle again.
 
-        See :meth:`kcf_client.KernelConnection.execute`.
+        Args:
+            code: the code.
+            timeout: seconds for the whole run (``None``: no limit; a dead kernel still
+                raises :class:`KernelDied`).
+            silent: run without broadcasting output or counting the execution.
+            store_history: record the code in the kernel's history.
+            user_expressions: expressions to evaluate after the code.
+            allow_stdin: whether the kernel may ask for input.
+            stop_on_error: abort queued executions if this one fails.
+
+        Returns:
+            The reply and the output (stdout, stderr, result, displays, error).
+
+        Raises:
+            KernelTimeout: not finished within ``timeout``, or the request was lost
+                (see :attr:`lost_request_after`).
+            KernelDied: the kernel died while running it.
+            MalformedReply: the kernel's messages are not shaped as the protocol says.
         """
         content = execute_content(
             code,
@@ -217,21 +240,24 @@ class KernelConnection(ConnectionBase[zmq.asyncio.Socket]):
             allow_stdin=allow_stdin,
             stop_on_error=stop_on_error,
         )
-        return await self._run(self._execute(timeout, content))
+        return await self._run(self._core.execute(content, timeout, self.lost_request_after))
 
     async def ping(self, timeout: float = 1.0) -> float:
         """Ping the heartbeat; return the round trip in seconds.
 
         Raises:
-            KernelTimeout: no echo within ``timeout`` (the socket is then replaced).
+            KernelTimeout: no echo within ``timeout`` (the socket is then replaced, so
+                the next ping starts clean).
         """
         hb = self._heartbeat()
         t0 = time.perf_counter()
         try:
-            await hb.send(b"ping")
-            if await hb.poll(poll_ms(timeout)):
+            await hb.send(b"ping", zmq.NOBLOCK)
+            if await hb.poll(poll_ms(timeout), zmq.POLLIN):
                 await hb.recv()
                 return time.perf_counter() - t0
+        except zmq.Again:
+            pass  # the heartbeat has not accepted our connection: no echo
         except zmq.ZMQError as exc:
             raise self._ping_failed(exc) from exc
         raise self._ping_timed_out(timeout)
@@ -245,35 +271,23 @@ class KernelConnection(ConnectionBase[zmq.asyncio.Socket]):
         return True
 
     async def shutdown(self, restart: bool = False, timeout: float = 5.0) -> Mapping[str, Any]:
-        """Ask the kernel to shut down (over control) and return the reply content."""
+        """Ask the kernel to shut down (over control) and return the reply content.
+
+        Raises:
+            KernelTimeout: no reply within ``timeout``.
+        """
         reply = await self.request(
             Channel.CONTROL, "shutdown_request", {"restart": restart}, timeout=timeout
         )
         return reply.content
 
     async def interrupt(self, timeout: float = 5.0) -> Mapping[str, Any]:
-        """Send an ``interrupt_request`` over control and return the reply content."""
+        """Send an ``interrupt_request`` over control (kernels with ``interrupt_mode``
+        ``"message"``) and return the reply content."""
         reply = await self.request(Channel.CONTROL, "interrupt_request", {}, timeout=timeout)
         return reply.content
 
     # -- lifetime -----------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stop the reader tasks, close every socket and the private context. Idempotent."""
-        if self._closed:
-            return
-        for task in self._readers.values():
-            task.cancel()
-        self._close()
-
-    async def aclose(self) -> None:
-        """:meth:`close`, then wait for the reader tasks to finish."""
-        tasks = list(self._readers.values())
-        self.close()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._readers.clear()
 
     async def __aenter__(self) -> KernelConnection:
         return self
@@ -293,11 +307,25 @@ def connect(
     codec: Codec | None = None,
     context: zmq.asyncio.Context | None = None,
 ) -> KernelConnection:
-    """Connect to a kernel for asyncio code (not a coroutine: sockets connect lazily).
+    """Connect to a kernel (sockets connect lazily: this does not wait for it).
 
-    See :func:`kcf_client.connect`.
+    Args:
+        target: a :class:`~kcf_spec.ConnectionInfo`, or a connection file given as a
+            path, a name or a glob (see :func:`find_connection_file`).
+        codec: the codec to sign with (default: one for the file's key and scheme).
+        context: a ZeroMQ context to use (default: a private one, closed with the
+            connection).
+
+    Raises:
+        ConnectionFileNotFound: no file matches ``target``.
+        ConnectionFileError: the file is not a valid connection file.
+        ChannelError: a socket could not be set up.
 
     .. versionadded:: 0.1.0
     """
-    info, path = resolve(target)
-    return KernelConnection(info, path=path, codec=codec, context=context)
+    if isinstance(target, ConnectionInfo):
+        return KernelConnection(target, codec=codec, context=context)
+    from ._find import find_connection_file
+
+    path = find_connection_file(os.fspath(target))
+    return KernelConnection(ConnectionInfo.load(path), path=Path(path), codec=codec, context=context)

@@ -1,0 +1,87 @@
+"""The I/O primitives of the blocking layer: a poll, a non-blocking send, a port probe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+from kcf_spec import Channel
+
+from ._errors import map_zmq_error
+from ._link import ConnectionBase
+from ._sockets import file_age, ports_closed
+
+__all__ = ["SyncLink"]
+
+
+class SyncLink(ConnectionBase["zmq.Socket[bytes]"]):
+    """Blocking sockets; every wait is a ``zmq.Poller`` with a timeout (no thread)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        self._pollers: dict[tuple[Channel, ...], tuple[zmq.Poller, dict[Any, Channel]]] = {}
+        super().__init__(*args, **kw)
+
+    def socket(self, channel: Channel) -> zmq.Socket[bytes]:
+        """The socket of ``channel`` (for frontends that poll it themselves)."""
+        self._check_open()
+        if channel is Channel.HB:
+            return self._heartbeat()
+        return self._socks[channel]
+
+    def _send_now(self, channel: Channel, frames: list[bytes]) -> bool:
+        try:
+            self._socks[channel].send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
+
+    def _receive(self, channels: tuple[Channel, ...], timeout: float) -> bool:
+        """Wait up to ``timeout`` s for messages on ``channels``; feed them to the core."""
+        ms = int(timeout * 1000) + 1
+        try:
+            if len(channels) == 1:
+                ch = channels[0]
+                sock = self._socks[ch]
+                if not sock.poll(ms, zmq.POLLIN):
+                    return False
+                self._drain(sock, ch)
+                return True
+            entry = self._pollers.get(channels)
+            if entry is None:
+                poller = zmq.Poller()
+                by = {}
+                for c in channels:
+                    poller.register(self._socks[c], zmq.POLLIN)
+                    by[self._socks[c]] = c
+                entry = self._pollers[channels] = (poller, by)
+            ready = entry[0].poll(ms)
+            for s, _ in ready:
+                self._drain(s, entry[1][s])
+        except zmq.ZMQError as exc:
+            raise map_zmq_error(exc, kernel=self.name, channel=channels[0], doing="receive") from exc
+        return bool(ready)
+
+    def _drain(self, sock: zmq.Socket[bytes], channel: Channel) -> None:
+        feed = self._core.feed
+        while True:  # poll said a message is there; more may be waiting behind it
+            feed(channel, sock.recv_multipart(zmq.NOBLOCK))
+            if not sock.get(zmq.EVENTS) & zmq.POLLIN:
+                return
+
+    def _diagnose(self) -> tuple[bool, float | None]:
+        """Whether every port refuses, and the connection file's age (blocking probes)."""
+        return ports_closed(self._core.info), file_age(self._core.path)
+
+    def close(self) -> None:
+        """Close every socket (without lingering) and the private context. Idempotent."""
+        if not self._closed:
+            self._pollers.clear()
+            self._close()
+
+    def __del__(self) -> None:
+        # Not a substitute for close(); only lets a forgotten connection free its sockets.
+        if not getattr(self, "_closed", True):
+            try:
+                self.close()
+            except zmq.ZMQError:  # never raise from a finalizer
+                pass
