@@ -36,37 +36,24 @@ class SyncLink(ConnectionBase["zmq.Socket[bytes]"]):
         return True
 
     def _receive(self, channels: tuple[Channel, ...], timeout: float) -> bool:
-        """Wait up to ``timeout`` s for messages on ``channels``; feed them to the core."""
-        ms = int(timeout * 1000) + 1
+        """Wait up to ``timeout`` s for messages on ``channels``; feed one from each ready
+        socket to the core (the caller polls again at once while it is not done)."""
+        entry = self._pollers.get(channels)
+        if entry is None:
+            poller = zmq.Poller()
+            by = {}
+            for c in channels:
+                poller.register(self._socks[c], zmq.POLLIN)
+                by[self._socks[c]] = c
+            entry = self._pollers[channels] = (poller, by)
+        poller, by = entry
         try:
-            if len(channels) == 1:
-                ch = channels[0]
-                sock = self._socks[ch]
-                if not sock.poll(ms, zmq.POLLIN):
-                    return False
-                self._drain(sock, ch)
-                return True
-            entry = self._pollers.get(channels)
-            if entry is None:
-                poller = zmq.Poller()
-                by = {}
-                for c in channels:
-                    poller.register(self._socks[c], zmq.POLLIN)
-                    by[self._socks[c]] = c
-                entry = self._pollers[channels] = (poller, by)
-            ready = entry[0].poll(ms)
+            ready = poller.poll(int(timeout * 1000) + 1)
             for s, _ in ready:
-                self._drain(s, entry[1][s])
+                self._core.feed(by[s], s.recv_multipart(zmq.NOBLOCK))
         except zmq.ZMQError as exc:
             raise map_zmq_error(exc, kernel=self.name, channel=channels[0], doing="receive") from exc
         return bool(ready)
-
-    def _drain(self, sock: zmq.Socket[bytes], channel: Channel) -> None:
-        feed = self._core.feed
-        while True:  # poll said a message is there; more may be waiting behind it
-            feed(channel, sock.recv_multipart(zmq.NOBLOCK))
-            if not sock.get(zmq.EVENTS) & zmq.POLLIN:
-                return
 
     def _diagnose(self) -> tuple[bool, float | None]:
         """Whether every port refuses, and the connection file's age (blocking probes)."""
