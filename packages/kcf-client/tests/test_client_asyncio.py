@@ -104,3 +104,73 @@ class TestAsyncKernelConnection:
             return {n for n in dir(cls) if not n.startswith("_")}
 
         assert names(kcf_client.KernelConnection) - {"socket"} <= names(KernelConnection)
+
+
+class TestAsyncNeverBlocksTheLoop:
+    def test_async_loop_ticks_during_dead_kernel_diagnosis(
+        self, tmp_path: Path, h: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """While a dead kernel is diagnosed (a blocking port probe), other tasks keep running.
+
+        The probe is made to block until a concurrent task has ticked 5 times: were it run
+        on the event loop, the ticker could never tick and the probe would give up.
+        """
+        import threading
+
+        import kcf_client._link_async as link
+        from kcf_client import KernelDied
+
+        ticked = threading.Event()
+        real = link.ports_closed
+
+        def slow_probe(info: Any) -> bool:
+            ticked.wait(30)
+            return real(info)
+
+        monkeypatch.setattr(link, "ports_closed", slow_probe)
+        f = h.write(tmp_path / "kernel-dead.json", h.dead_info())
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+                if ticks == 5:
+                    ticked.set()
+
+        async def go() -> BaseException:
+            t = asyncio.get_running_loop().create_task(ticker())
+            try:
+                async with connect(f) as kc:
+                    try:
+                        await kc.kernel_info(timeout=60)
+                    except KernelDied as exc:
+                        return exc
+                    raise AssertionError("no KernelDied")
+            finally:
+                t.cancel()
+
+        err = run(go())
+        assert ticked.is_set()
+        assert "refuses connections" in str(err)
+
+    def test_async_plain_client_to_curve_kernel_returns_by_timeout(self, h: Any) -> None:
+        """asyncio: a request the CURVE kernel never accepts ends with KernelTimeout."""
+        import zmq
+
+        pub, sec = zmq.curve_keypair()
+        info = h.dead_info().replace(curve_publickey=pub.decode(), curve_secretkey=sec.decode())
+        server = h.TinyKernel(info)
+
+        async def go() -> None:
+            plain = info.replace(curve_publickey=None, curve_secretkey=None)
+            async with KernelConnection(plain) as kc:
+                for _ in range(3):
+                    with pytest.raises(KernelTimeout):
+                        await kc.kernel_info(timeout=0.5)
+
+        try:
+            run(go())
+        finally:
+            server.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import threading
@@ -243,3 +244,47 @@ def test_key_is_random_in_helpers(h: Any) -> None:
     """Helper sanity: two dead infos never share a key (they model distinct kernels)."""
     assert h.dead_info().key != h.dead_info().key
     assert len(secrets.token_hex(1)) == 2
+
+
+class TestPrompt:
+    def test_plain_client_to_curve_kernel_returns_by_timeout(self, h: Any) -> None:
+        """A send the kernel never accepts (CURVE mismatch) ends at the caller's timeout."""
+        pub, sec = zmq.curve_keypair()
+        info = h.dead_info().replace(curve_publickey=pub.decode(), curve_secretkey=sec.decode())
+        server = h.TinyKernel(info)
+        try:
+            plain = info.replace(curve_publickey=None, curve_secretkey=None)
+            with KernelConnection(plain) as kc:
+                for _ in range(3):  # the first send may still be queued; later ones block
+                    with pytest.raises(KernelTimeout) as err:
+                        kc.kernel_info(timeout=0.5)
+                    assert err.value.timeout == 0.5
+        finally:
+            server.close()
+
+    @pytest.mark.timeout(30)
+    def test_dead_kernel_raises_died_not_timeout(self, tmp_path: Path, h: Any) -> None:
+        """kernel_info, execute and wait_until_ready on a dead kernel raise KernelDied."""
+        f = h.write(tmp_path / "kernel-dead.json", h.dead_info())
+        old = 1_600_000_000
+        os.utime(f, (old, old))  # written long ago: not a kernel still starting
+        with connect(f) as kc:
+            with pytest.raises(KernelDied, match="refuses connections"):
+                kc.kernel_info(timeout=20)
+            with pytest.raises(KernelDied, match="refuses connections"):
+                kc.execute("1", timeout=20)
+            with pytest.raises(KernelDied, match="not running"):
+                kc.wait_until_ready(20)
+
+    def test_wrong_key_timeout_blames_the_key(self, h: Any) -> None:
+        """A kernel whose heartbeat answers but which drops our messages: the key is named."""
+        info = h.dead_info()
+        server = h.TinyKernel(info)
+        try:
+            with (
+                KernelConnection(info.replace(key=b"not-the-key")) as kc,
+                pytest.raises(KernelTimeout, match="ignores our messages.*key"),
+            ):
+                kc.kernel_info(timeout=2.0)
+        finally:
+            server.close()

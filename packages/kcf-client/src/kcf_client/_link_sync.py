@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import zmq
@@ -50,7 +51,10 @@ class SyncLink(ConnectionBase["zmq.Socket[bytes]"]):
         try:
             ready = poller.poll(int(timeout * 1000) + 1)
             for s, _ in ready:
-                self._core.feed(by[s], s.recv_multipart(zmq.NOBLOCK))
+                ch = by.get(s)
+                if ch is None:  # a socket closed behind our back (its context destroyed)
+                    raise zmq.ZMQError(errno.ENOTSOCK)
+                self._core.feed(ch, s.recv_multipart(zmq.NOBLOCK))
         except zmq.ZMQError as exc:
             raise map_zmq_error(exc, kernel=self.name, channel=channels[0], doing="receive") from exc
         return bool(ready)
