@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "kcf_client"
 SOURCE = SRC / "asyncio.py"
 TARGET = SRC / "_blocking.py"
 
-DOCSTRING = '''"""The blocking API: a connection whose every call blocks until its answer or its timeout.
+DOCSTRING = '''"""The blocking API: every call blocks until its answer or its timeout.
 
 GENERATED from ``asyncio.py`` by ``packages/kcf-client/scripts/unasync.py``: do not edit
 by hand; edit ``asyncio.py`` and run the script (a test fails when the two drift apart).
@@ -30,7 +30,10 @@ The I/O primitives it calls (a poller, non-blocking sends, the port probe) are i
 LINES = [
     ("import zmq.asyncio\n", ""),
     ("from ._results import ErrorInfo, ExecuteResult\n", ""),
-    ("    from ._core import Steps\n", "    from ._core import Steps\n    from ._results import ExecuteResult\n"),
+    (
+        "    from ._core import Steps\n",
+        "    from ._core import Steps\n    from ._results import ExecuteResult\n",
+    ),
     (
         '__all__ = ["KernelConnection", "connect", "ExecuteResult", "ErrorInfo"]\n',
         '__all__ = ["KernelConnection", "connect"]\n',

@@ -283,7 +283,7 @@ class TestPrompt:
         try:
             with (
                 KernelConnection(info.replace(key=b"not-the-key")) as kc,
-                pytest.raises(KernelTimeout, match="ignores our messages.*key"),
+                pytest.raises(KernelTimeout, match=r"ignores our messages.*key"),
             ):
                 kc.kernel_info(timeout=2.0)
         finally:

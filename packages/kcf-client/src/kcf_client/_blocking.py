@@ -1,4 +1,4 @@
-"""The blocking API: a connection whose every call blocks until its answer or its timeout.
+"""The blocking API: every call blocks until its answer or its timeout.
 
 GENERATED from ``asyncio.py`` by ``packages/kcf-client/scripts/unasync.py``: do not edit
 by hand; edit ``asyncio.py`` and run the script (a test fails when the two drift apart).
@@ -119,7 +119,7 @@ class KernelConnection(SyncLink):
                     "without its key?)"
                 )
             wait = 1.0 if left is None else min(left, 1.0)
-            self._socks[channel].poll(poll_ms(wait) + 1, zmq.POLLOUT)
+            self._writable(channel, wait)
 
     def _check(self, w: Waiting) -> None:
         """Check the kernel's liveness for ``w``: heartbeat, then (if silent) the ports."""
@@ -238,7 +238,7 @@ class KernelConnection(SyncLink):
         t0 = time.perf_counter()
         try:
             hb.send(b"ping", zmq.NOBLOCK)
-            if hb.poll(poll_ms(timeout), zmq.POLLIN):
+            if hb.poll(poll_ms(timeout)):
                 hb.recv()
                 return time.perf_counter() - t0
         except zmq.Again:
@@ -313,4 +313,6 @@ def connect(
     from ._find import find_connection_file
 
     path = find_connection_file(os.fspath(target))
-    return KernelConnection(ConnectionInfo.load(path), path=Path(path), codec=codec, context=context)
+    return KernelConnection(
+        ConnectionInfo.load(path), path=Path(path), codec=codec, context=context
+    )

@@ -199,14 +199,19 @@ class Core:
         """A :class:`Waiting` on this core (see there for the keywords)."""
         return Waiting(self, done, channels, timeout, request, **kw)
 
-    def get_reply(self, request: Message, channel: Channel, timeout: float | None) -> Steps[Message]:
+    def get_reply(
+        self, request: Message, channel: Channel, timeout: float | None
+    ) -> Steps[Message]:
         """Steps: wait for the reply to ``request`` on ``channel``."""
         mid = request.msg_id
         box = self._boxes.get((channel, mid))
         try:
             if box is None or not any(m.msg_type.endswith("_reply") for m in box):
                 yield self.wait(
-                    lambda: self.reply(channel, mid) is not None, (channel,), timeout, request.msg_type
+                    lambda: self.reply(channel, mid) is not None,
+                    (channel,),
+                    timeout,
+                    request.msg_type,
                 )
             reply = self.reply(channel, mid)
             assert reply is not None
@@ -295,7 +300,9 @@ class Core:
 
         try:
             yield self.wait(
-                lambda: self.reply(Channel.SHELL, mid) is not None and self.status_seen(mid, "idle"),
+                lambda: (
+                    self.reply(Channel.SHELL, mid) is not None and self.status_seen(mid, "idle")
+                ),
                 (Channel.SHELL, Channel.IOPUB),
                 _left(deadline, self.clock),
                 "execute_request",
@@ -324,8 +331,8 @@ class Waiting:
     """
 
     __slots__ = (
-        "_core",
         "_closed_since",
+        "_core",
         "_hb_answered",
         "_lost",
         "_misses",

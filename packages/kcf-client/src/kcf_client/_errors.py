@@ -197,4 +197,3 @@ def map_zmq_error(
     return ChannelError(
         f"cannot {doing}: {text}", kernel=kernel, channel=channel, endpoint=endpoint
     )
-

@@ -149,6 +149,11 @@ class ConnectionBase(Generic[_S]):
         if self._own_context:
             self._ctx.term()
 
+    def close(self) -> None:
+        """Close every socket (without lingering) and the private context. Idempotent."""
+        if not self._closed:
+            self._close()
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<{self._repr_name} {self.name} {state}>"

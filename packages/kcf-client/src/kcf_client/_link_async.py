@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import zmq
 import zmq.asyncio
 from kcf_spec import Channel
 
+from ._core import poll_ms
 from ._errors import map_zmq_error
 from ._link import ConnectionBase
 from ._sockets import file_age, ports_closed
@@ -35,13 +36,19 @@ class AsyncLink(ConnectionBase[zmq.asyncio.Socket]):
 
     def _send_now(self, channel: Channel, frames: list[bytes]) -> bool:
         # With NOBLOCK, pyzmq's asyncio socket tries at once and returns a finished future.
-        fut = self._socks[channel].send_multipart(frames, zmq.NOBLOCK)
+        fut = cast("asyncio.Future[Any]", self._socks[channel].send_multipart(frames, zmq.NOBLOCK))
         exc = fut.exception() if fut.done() else None
         if isinstance(exc, zmq.Again):
             return False
         if exc is not None:
             raise exc
         return True
+
+    async def _writable(self, channel: Channel, timeout: float) -> None:
+        """Wait up to ``timeout`` s until ``channel`` can take a message."""
+        poller = zmq.asyncio.Poller()
+        poller.register(self._socks[channel], zmq.POLLOUT)
+        await poller.poll(poll_ms(timeout) + 1)
 
     def _condition(self) -> asyncio.Condition:
         if self._arrived is None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from typing import Any
 
 import zmq
 from kcf_spec import Channel
 
+from ._core import poll_ms
 from ._errors import map_zmq_error
 from ._link import ConnectionBase
 from ._sockets import file_age, ports_closed
@@ -36,6 +38,10 @@ class SyncLink(ConnectionBase["zmq.Socket[bytes]"]):
             return False
         return True
 
+    def _writable(self, channel: Channel, timeout: float) -> None:
+        """Wait up to ``timeout`` s until ``channel`` can take a message."""
+        self._socks[channel].poll(poll_ms(timeout) + 1, zmq.POLLOUT)
+
     def _receive(self, channels: tuple[Channel, ...], timeout: float) -> bool:
         """Wait up to ``timeout`` s for messages on ``channels``; feed one from each ready
         socket to the core (the caller polls again at once while it is not done)."""
@@ -56,7 +62,9 @@ class SyncLink(ConnectionBase["zmq.Socket[bytes]"]):
                     raise zmq.ZMQError(errno.ENOTSOCK)
                 self._core.feed(ch, s.recv_multipart(zmq.NOBLOCK))
         except zmq.ZMQError as exc:
-            raise map_zmq_error(exc, kernel=self.name, channel=channels[0], doing="receive") from exc
+            raise map_zmq_error(
+                exc, kernel=self.name, channel=channels[0], doing="receive"
+            ) from exc
         return bool(ready)
 
     def _diagnose(self) -> tuple[bool, float | None]:
@@ -72,7 +80,5 @@ class SyncLink(ConnectionBase["zmq.Socket[bytes]"]):
     def __del__(self) -> None:
         # Not a substitute for close(); only lets a forgotten connection free its sockets.
         if not getattr(self, "_closed", True):
-            try:
+            with contextlib.suppress(zmq.ZMQError):  # never raise from a finalizer
                 self.close()
-            except zmq.ZMQError:  # never raise from a finalizer
-                pass

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
     import zmq
 
-__all__ = ["configure_client_socket", "file_age", "open_client_socket", "ports_closed", "socket_type"]
+__all__ = [
+    "configure_client_socket",
+    "file_age",
+    "open_client_socket",
+    "ports_closed",
+    "socket_type",
+]
 
 
 def socket_type(channel: Channel) -> int:

@@ -134,7 +134,7 @@ class KernelConnection(AsyncLink):
                     "without its key?)"
                 )
             wait = 1.0 if left is None else min(left, 1.0)
-            await self._socks[channel].poll(poll_ms(wait) + 1, zmq.POLLOUT)
+            await self._writable(channel, wait)
 
     async def _check(self, w: Waiting) -> None:
         """Check the kernel's liveness for ``w``: heartbeat, then (if silent) the ports."""
@@ -253,7 +253,7 @@ class KernelConnection(AsyncLink):
         t0 = time.perf_counter()
         try:
             await hb.send(b"ping", zmq.NOBLOCK)
-            if await hb.poll(poll_ms(timeout), zmq.POLLIN):
+            if await hb.poll(poll_ms(timeout)):
                 await hb.recv()
                 return time.perf_counter() - t0
         except zmq.Again:
@@ -328,4 +328,6 @@ def connect(
     from ._find import find_connection_file
 
     path = find_connection_file(os.fspath(target))
-    return KernelConnection(ConnectionInfo.load(path), path=Path(path), codec=codec, context=context)
+    return KernelConnection(
+        ConnectionInfo.load(path), path=Path(path), codec=codec, context=context
+    )
