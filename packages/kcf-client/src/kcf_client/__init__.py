@@ -16,6 +16,7 @@ from ._errors import (
     ExecutionError,
     KernelDied,
     KernelTimeout,
+    MalformedReply,
     NotInKernel,
     ProgramNotFound,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "KernelDied",
     "ChannelError",
     "ConnectionClosed",
+    "MalformedReply",
     "ExecutionError",
     "ProgramNotFound",
     "NotInKernel",
