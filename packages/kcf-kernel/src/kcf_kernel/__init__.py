@@ -1,21 +1,27 @@
 """kcf-kernel: the kernel side of Jupyter connection files.
 
 Runtime dir, atomic 0600 writing, three race-free ways to give a kernel its ports
-(bind-first, the JEP 66 handshake, cross-process reservations), an echo heartbeat that runs
-outside the GIL, launching and cleaning up kernel processes.
+(bind-first, the JEP 66 handshake, cross-process reservations outside the ephemeral range),
+an echo heartbeat that runs outside the GIL, kernelspecs, launching and cleaning up kernel
+processes (see :mod:`kcf_kernel._launch` for the launch design: plan, port strategy, where
+it runs).
 """
 
 from __future__ import annotations
 
 from ._bind import SOCKET_TYPES, KernelSockets, bind_kernel
+from ._candidates import DEFAULT_PORT_RANGE, PORT_RANGE_ENV, ephemeral_port_range
 from ._errors import (
     BindError,
     HandshakeError,
     HandshakeTimeout,
     InsecureWriteError,
+    KernelSocketError,
+    KernelSpecError,
     KernelWaitTimeout,
     LaunchError,
     LaunchTimeout,
+    NoSuchKernelSpec,
     PortAllocationError,
     RuntimeDirError,
     SocketPathTooLong,
@@ -25,15 +31,17 @@ from ._handshake import (
     ACK_MSG_TYPE,
     REPORT_MSG_TYPE,
     handshake_kernel,
-    launch_handshake,
     report_ports,
     write_registration_file,
 )
+from ._handshake_launch import launch_handshake
 from ._heartbeat import Heartbeat
 from ._ipc import check_ipc_paths, default_ipc_prefix, ipc_socket_paths, max_ipc_path_length
+from ._kernelspec import KernelSpec, find_kernel_specs, get_kernel_spec, kernel_spec_dirs
 from ._launch import (
     KernelProcess,
     PortStrategy,
+    default_port_strategy,
     example_kernel_argv,
     format_argv,
     ipykernel_argv,
@@ -94,6 +102,9 @@ __all__ = [
     "reserve_ports",
     "PortReservation",
     "port_is_listening",
+    "ephemeral_port_range",
+    "DEFAULT_PORT_RANGE",
+    "PORT_RANGE_ENV",
     # launching
     "launch_kernel",
     "KernelProcess",
@@ -101,6 +112,12 @@ __all__ = [
     "format_argv",
     "ipykernel_argv",
     "example_kernel_argv",
+    "default_port_strategy",
+    # kernelspecs
+    "KernelSpec",
+    "find_kernel_specs",
+    "get_kernel_spec",
+    "kernel_spec_dirs",
     # errors
     "RuntimeDirError",
     "WriteError",
@@ -113,5 +130,8 @@ __all__ = [
     "KernelWaitTimeout",
     "HandshakeError",
     "HandshakeTimeout",
+    "KernelSocketError",
+    "KernelSpecError",
+    "NoSuchKernelSpec",
     "__version__",
 ]

@@ -14,7 +14,7 @@ from types import TracebackType
 import zmq
 from kcf_spec import Channel, ConnectionInfo
 
-from ._errors import BindError
+from ._errors import BindError, map_zmq_error
 from ._heartbeat import Heartbeat
 from ._ipc import check_ipc_paths, default_ipc_prefix
 from ._write import (
@@ -25,10 +25,10 @@ from ._write import (
     write_connection_file,
 )
 
-__all__ = ["KernelSockets", "bind_kernel", "SOCKET_TYPES", "wants_ipv6"]
+__all__ = ["KernelSockets", "bind_kernel", "SOCKET_TYPES", "wants_ipv6", "NOT_A_PATH"]
 
 #: tcp addresses that, in an ipc connection, mean "no prefix given".
-_NOT_A_PATH = frozenset({"127.0.0.1", "localhost", "*", "0.0.0.0", ""})  # noqa: S104 - names, not binds
+NOT_A_PATH = frozenset({"127.0.0.1", "localhost", "*", "0.0.0.0", ""})  # noqa: S104 - names, not binds
 
 #: The socket type of each channel on the kernel side.
 SOCKET_TYPES: dict[Channel, int] = {
@@ -140,11 +140,19 @@ class KernelSockets:
         elif self.info.transport == "ipc":
             remove_ipc_sockets(self.info)
 
-    def close(self, *, remove_files: bool = True) -> None:
+    def close(self, *, remove_files: bool = True, linger: float = 1.0) -> None:
         """Stop the heartbeat, close the sockets and remove what this object created.
+
+        Messages still queued (a kernel's last ``shutdown_reply``) are sent for up to
+        ``linger`` seconds; then they are dropped, so a vanished client cannot hold the
+        kernel's exit.
 
         Args:
             remove_files: also call :meth:`remove_files`.
+            linger: seconds to keep sending queued messages.
+
+        .. versionchanged:: 0.2.0
+           Queued messages are sent (``linger``) instead of dropped.
         """
         if self._closed:
             return
@@ -152,7 +160,7 @@ class KernelSockets:
         if self._heartbeat is not None:
             self._heartbeat.stop()
         for sock in self._sockets.values():
-            sock.close(linger=0)
+            sock.close(linger=max(0, int(linger * 1000)))
         if remove_files:
             self.remove_files()
         if self._owns_context:
@@ -178,6 +186,18 @@ def _tcp_host(ip: str) -> str:
     return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
 
 
+def _configure(sock: zmq.Socket[bytes], info: ConnectionInfo) -> None:
+    """The kernel side's socket options (linger, IPv6, CURVE server), set before binding."""
+    sock.linger = 1000
+    if wants_ipv6(info):
+        sock.ipv6 = True
+    if info.curve_secretkey is not None:
+        sock.curve_secretkey = info.curve_secretkey.encode("ascii")
+        if info.curve_publickey is not None:
+            sock.curve_publickey = info.curve_publickey.encode("ascii")
+        sock.curve_server = True
+
+
 def _bind_one(sock: zmq.Socket[bytes], channel: Channel, info: ConnectionInfo, port: int) -> int:
     if info.transport == "tcp":
         endpoint = f"tcp://{_tcp_host(info.ip)}:{port if port else '*'}"
@@ -193,7 +213,10 @@ def _bind_one(sock: zmq.Socket[bytes], channel: Channel, info: ConnectionInfo, p
         raise BindError(channel.value, endpoint, exc.strerror, port=port or None) from exc
     if info.transport == "ipc":
         return port
-    last = sock.getsockopt(zmq.LAST_ENDPOINT)
+    try:
+        last = sock.getsockopt(zmq.LAST_ENDPOINT)
+    except zmq.ZMQError as exc:
+        raise map_zmq_error(exc, f"read the {channel.value} socket's endpoint") from exc
     assert isinstance(last, bytes)
     return int(last.decode().rsplit(":", 1)[1])
 
@@ -255,27 +278,26 @@ def bind_kernel(
             info = ConnectionInfo(0, 0, 0, 0, 0, key=new_key())
     if info.transport == "ipc":
         prefix = info.ip
-        if path is not None and prefix in _NOT_A_PATH:
+        if path is not None and prefix in NOT_A_PATH:
             prefix = default_ipc_prefix(path)
         info = info.replace(ip=os.path.abspath(prefix))
         check_ipc_paths(info, largest_suffix=max(99, *info.ports.values()))
 
     own_context = context is None
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context() if context is None else context
+    try:
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context() if context is None else context
+    except zmq.ZMQError as exc:
+        raise map_zmq_error(exc, "create a ZeroMQ context") from exc
     sockets: dict[Channel, zmq.Socket[bytes]] = {}
     ports: dict[Channel, int] = {}
     try:
         for channel in Channel:
-            sock: zmq.Socket[bytes] = ctx.socket(SOCKET_TYPES[channel])
-            sockets[channel] = sock
-            sock.linger = 1000
-            if wants_ipv6(info):
-                sock.ipv6 = True
-            if info.curve_secretkey is not None:
-                sock.curve_secretkey = info.curve_secretkey.encode("ascii")
-                if info.curve_publickey is not None:
-                    sock.curve_publickey = info.curve_publickey.encode("ascii")
-                sock.curve_server = True
+            try:
+                sock: zmq.Socket[bytes] = ctx.socket(SOCKET_TYPES[channel])
+                sockets[channel] = sock
+                _configure(sock, info)
+            except zmq.ZMQError as exc:
+                raise map_zmq_error(exc, f"set up the {channel.value} socket") from exc
             ports[channel] = _bind_one(sock, channel, info, info.port(channel))
     except BaseException:
         for sock in sockets.values():

@@ -24,6 +24,10 @@ __all__ = [
     "HandshakeTimeout",
     "LaunchTimeout",
     "KernelWaitTimeout",
+    "KernelSocketError",
+    "KernelSpecError",
+    "NoSuchKernelSpec",
+    "map_zmq_error",
 ]
 
 
@@ -232,3 +236,67 @@ class KernelWaitTimeout(KcfError, TimeoutError):
         self.pid = pid
         self.timeout = timeout
         super().__init__(f"kernel process {pid} did not exit within {timeout} s")
+
+
+class KernelSocketError(_Message, KcfError, OSError):
+    """A ZeroMQ socket of the kernel side could not be made or used (the context was
+    terminated, too many open files...).
+
+    Attributes:
+        doing: what was being done, in words (``"create the shell socket"``...).
+        errno: the system error number, when ZeroMQ gave one.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, doing: str, reason: str, errno: int | None = None) -> None:
+        self.doing = doing
+        self.reason = reason
+        super().__init__(f"cannot {doing}: {reason}")
+        self.errno = errno
+
+
+def map_zmq_error(exc: BaseException, doing: str) -> KernelSocketError:
+    """Our error for a foreign socket error (``zmq.ZMQError``, ``OSError``): the one place
+    kcf_kernel turns them into :class:`KernelSocketError`. Use as
+    ``raise map_zmq_error(exc, "create the shell socket") from exc``.
+
+    .. versionadded:: 0.2.0
+    """
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return KernelSocketError(doing, reason, getattr(exc, "errno", None))
+
+
+class KernelSpecError(_Message, KcfError, ValueError):
+    """A kernelspec (``kernel.json``) cannot be read or is not valid.
+
+    Attributes:
+        path: the ``kernel.json`` file.
+        pointer: the JSON pointer of the bad field (``""`` for the whole document).
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, path: str | os.PathLike[str], pointer: str, reason: str) -> None:
+        self.path = os.fspath(path)
+        self.pointer = pointer
+        self.reason = reason
+        where = f" at {pointer}" if pointer else ""
+        super().__init__(f"kernelspec {self.path}{where}: {reason}")
+
+
+class NoSuchKernelSpec(KcfError, LookupError):
+    """No kernelspec has that name.
+
+    Attributes:
+        name: the name asked for.
+        searched: the directories that were searched.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, name: str, searched: Sequence[str | os.PathLike[str]]) -> None:
+        self.name = name
+        self.searched = [os.fspath(p) for p in searched]
+        where = ", ".join(self.searched) or "(no directory)"
+        super().__init__(f"no kernelspec named {name!r}; searched {where}")

@@ -17,15 +17,10 @@ acknowledgement is :data:`ACK_MSG_TYPE` with ``{"status": "ok"}`` (or ``"error"`
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import stat
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import zmq
 from kcf_spec import (
@@ -40,23 +35,13 @@ from kcf_spec import (
 
 from ._bind import KernelSockets, bind_kernel
 from ._errors import HandshakeError, HandshakeTimeout, LaunchError
-from ._ipc import check_ipc_paths, default_ipc_prefix
-from ._launch import KernelProcess, _spawn, _Stream, format_argv
-from ._paths import ensure_private_dir
-from ._paths import runtime_dir as _runtime_dir
-from ._reserve import _WILDCARD
+from ._listen import WILDCARD_LOOPBACK as _WILDCARD
 from ._write import (
     StrPath,
-    new_kernel_id,
-    new_key,
-    remove_ipc_sockets,
-    remove_owned_file,
-    write_connection_file,
     write_private_file,
 )
 
 __all__ = [
-    "launch_handshake",
     "handshake_kernel",
     "report_ports",
     "write_registration_file",
@@ -211,145 +196,6 @@ def _reject(router: zmq.Socket[bytes], codec: Codec, msg: Any, reason: str) -> N
         identities=msg.identities,
     )
     router.send_multipart(codec.serialize(reply))
-
-
-def launch_handshake(
-    argv: Sequence[str],
-    *,
-    ip: str = "127.0.0.1",
-    transport: Literal["tcp", "ipc"] = "tcp",
-    key: bytes | None = None,
-    signature_scheme: str | None = None,
-    connection_file: StrPath | None = None,
-    env: Mapping[str, str] | None = None,
-    cwd: StrPath | None = None,
-    kernel_name: str | None = None,
-    runtime_dir: StrPath | None = None,
-    timeout: float = 60.0,
-    stdin: _Stream = None,
-    stdout: _Stream = None,
-    stderr: _Stream = None,
-) -> KernelProcess:
-    """Start a kernel with the JEP 66 handshake and return it once it has reported its ports.
-
-    ``{registration_file}`` (or ``{connection_file}``) in ``argv`` is replaced by the
-    registration file, ``<runtime dir>/registration-<id>.json`` (not ``kernel-*.json``, so
-    tools listing connection files never mistake it for one). Once the report is in and
-    acknowledged, the connection file is written (default ``<runtime dir>/kernel-<id>.json``)
-    and the registration file removed.
-
-    Args:
-        argv: the command template.
-        ip: the address of the registration socket and of the kernel (tcp).
-        transport: ``"tcp"`` or ``"ipc"`` (the sockets then live beside the connection file).
-        key: the HMAC key (default: a new one).
-        signature_scheme: default ``"hmac-sha256"``.
-        connection_file: where to write the connection file.
-        env: variables added to the environment of the kernel.
-        cwd: the kernel's working directory.
-        kernel_name: recorded in the connection file.
-        runtime_dir: the directory of the default files.
-        timeout: seconds to wait for the report.
-        stdin: the kernel's stdin (default ``/dev/null``).
-        stdout: the kernel's stdout (default: inherited).
-        stderr: the kernel's stderr (default: inherited).
-
-    Raises:
-        HandshakeTimeout: no valid report within ``timeout`` (names the registration file;
-            the kernel is killed and every file removed).
-        LaunchError: the program cannot start, died before reporting, or ``argv`` has no
-            placeholder for the registration file.
-
-    .. versionadded:: 0.1.0
-    """
-    if not any("{registration_file}" in a or "{connection_file}" in a for a in argv):
-        raise LaunchError(argv, "has no {registration_file} or {connection_file} placeholder")
-    kernel_id = new_kernel_id()
-    base = Path(runtime_dir) if runtime_dir is not None else _runtime_dir(create=False)
-    ensure_private_dir(base)
-    conn_path = (
-        Path(connection_file).absolute()
-        if connection_file is not None
-        else base / f"kernel-{kernel_id}.json"
-    )
-    reg_path = conn_path.with_name(f"registration-{conn_path.stem.removeprefix('kernel-')}.json")
-    key = new_key() if key is None else key
-    scheme = signature_scheme or "hmac-sha256"
-    codec = Codec(key, scheme)
-
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    router: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
-    router.linger = 1000
-    popen: subprocess.Popen[bytes] | None = None
-    reg_written = False
-    done = False
-    prefix = ""
-    try:
-        if transport == "ipc":
-            prefix = default_ipc_prefix(conn_path)
-            from kcf_spec import ConnectionInfo
-
-            check_ipc_paths(
-                ConnectionInfo(1, 2, 3, 4, 5, ip=prefix, transport="ipc"),
-                largest_suffix=REGISTRATION_IPC_SUFFIX,
-            )
-            router.bind(f"ipc://{prefix}-{REGISTRATION_IPC_SUFFIX}")
-            reg = RegistrationInfo(kernel_id, REGISTRATION_IPC_SUFFIX, prefix, "ipc", key, scheme)
-        else:
-            _ipv6(router, ip, "tcp")
-            host = f"[{ip}]" if ":" in ip else ip
-            router.bind(f"tcp://{host}:*")
-            last = router.getsockopt(zmq.LAST_ENDPOINT)
-            assert isinstance(last, bytes)
-            port = int(last.decode().rsplit(":", 1)[1])
-            reg = RegistrationInfo(kernel_id, port, ip, "tcp", key, scheme)
-        write_registration_file(reg, reg_path)
-        reg_written = True
-        final = format_argv(argv, registration_file=reg_path, connection_file=reg_path)
-        popen = _spawn(final, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr)
-
-        ports = _receive_report(router, codec, reg, reg_path, popen, final, timeout)
-        fields: dict[str, Any] = {}
-        if kernel_name is not None:
-            fields["kernel_name"] = kernel_name
-        info = reg.connection_info(ports, **fields)
-        write_connection_file(info, conn_path)
-        done = True
-    except zmq.ZMQError as exc:
-        raise LaunchError(argv, f"registration socket: {exc.strerror}") from exc
-    finally:
-        router.close()
-        ctx.term()
-        if prefix:  # libzmq leaves the socket file of a closed ipc listener behind
-            reg_sock = Path(f"{prefix}-{REGISTRATION_IPC_SUFFIX}")
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISSOCK(reg_sock.lstat().st_mode):
-                    reg_sock.unlink()
-        if reg_written:
-            remove_owned_file(reg_path, key)
-        if not done:
-            if popen is not None:
-                _stop(popen)
-            if prefix:
-                from kcf_spec import ConnectionInfo
-
-                remove_ipc_sockets(ConnectionInfo(1, 2, 3, 4, 5, ip=prefix, transport="ipc"))
-    assert popen is not None
-    return KernelProcess(
-        popen, info, conn_path, argv=final, kernel_id=kernel_id, owns_ipc=transport == "ipc"
-    )
-
-
-def _stop(popen: subprocess.Popen[bytes]) -> None:
-    if popen.poll() is None:
-        try:
-            if hasattr(os, "killpg"):
-                os.killpg(popen.pid, signal.SIGKILL)
-            else:  # pragma: no cover - Windows
-                popen.kill()
-        except ProcessLookupError:
-            pass
-    popen.wait()
 
 
 def _receive_report(

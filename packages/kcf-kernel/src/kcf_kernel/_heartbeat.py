@@ -9,6 +9,8 @@ from types import TracebackType
 
 import zmq
 
+from ._errors import map_zmq_error
+
 __all__ = ["Heartbeat"]
 
 
@@ -36,7 +38,6 @@ class Heartbeat:
         self._context: zmq.Context[zmq.Socket[bytes]] = socket.context
         self._thread: threading.Thread | None = None
         self._control: zmq.Socket[bytes] | None = None
-        self._error: BaseException | None = None
 
     @property
     def running(self) -> bool:
@@ -44,16 +45,27 @@ class Heartbeat:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> Heartbeat:
-        """Start echoing (idempotent). Returns ``self``."""
+        """Start echoing (idempotent). Returns ``self``.
+
+        Raises:
+            KernelSocketError: the control sockets cannot be made (context terminated...).
+        """
         if self._thread is not None:
             return self
         endpoint = f"inproc://kcf-heartbeat-{secrets.token_hex(8)}"
-        self._control = self._context.socket(zmq.PAIR)
-        self._control.linger = 0
-        self._control.bind(endpoint)
-        receiver: zmq.Socket[bytes] = self._context.socket(zmq.PAIR)
-        receiver.linger = 0
-        receiver.connect(endpoint)
+        control: zmq.Socket[bytes] | None = None
+        try:
+            control = self._context.socket(zmq.PAIR)
+            control.linger = 0
+            control.bind(endpoint)
+            receiver: zmq.Socket[bytes] = self._context.socket(zmq.PAIR)
+            receiver.linger = 0
+            receiver.connect(endpoint)
+        except zmq.ZMQError as exc:
+            if control is not None:
+                control.close(linger=0)
+            raise map_zmq_error(exc, "start the heartbeat") from exc
+        self._control = control
         self._thread = threading.Thread(
             target=self._run, args=(receiver,), name="kcf-heartbeat", daemon=True
         )
@@ -63,11 +75,8 @@ class Heartbeat:
     def _run(self, control: zmq.Socket[bytes]) -> None:
         try:
             zmq.proxy_steerable(self._socket, self._socket, None, control)
-        except zmq.ContextTerminated:
-            pass
-        except zmq.ZMQError as exc:  # pragma: no cover - reported by stop()
-            if exc.errno != zmq.ETERM:
-                self._error = exc
+        except zmq.ZMQError:  # the context was terminated, or the socket closed under us:
+            pass  # either way the echo is over, which is what its owner asked for
         finally:
             control.close(linger=0)
 

@@ -4,15 +4,19 @@ For a launcher whose kernels can neither bind first (they need ports in the file
 handshake. A reservation is one lock file per port in ``<runtime dir>/kcf-ports/``, held with
 an exclusive ``flock`` by the launcher process:
 
-* a port is chosen by the operating system (a probe socket bound to port 0, so no listening
-  socket has it) and kept only if its lock file can be locked, so two kcf launchers in
-  different processes never hand out the same port;
+* a candidate comes from outside the system's ephemeral range (:mod:`._candidates`), so no
+  ``bind(0)`` and no outgoing connection anywhere on the machine can be given it; it is kept
+  only if a probe socket can bind that exact port on the kernel's address (nobody holds it)
+  and its lock file can be locked, so two kcf launchers in different processes never hand
+  out the same port;
 * the lock lives exactly as long as the reservation: released by :meth:`PortReservation.release`
   (once the kernel has bound, see :meth:`PortReservation.release_when_bound`) or by the
   operating system when the launcher dies. No stale reservation can outlive its owner, so
   there is no expiry to guess and no pid to check.
 * the lock file is removed by its holder while still locked; a taker checks that the file it
   locked is still the one at that path (same inode), which closes the classic unlink race.
+  A launcher killed with SIGKILL cannot remove its files: the next reservation removes every
+  lock file nobody holds (it can lock it), and the last release removes the empty directory.
 
 Where ``fcntl`` is missing (Windows), the lock is the exclusive creation of the file, holding
 the owner's pid; a file whose pid is dead is reclaimed.
@@ -32,7 +36,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
+from ._candidates import candidate_ports
 from ._errors import PortAllocationError
+from ._listen import port_is_listening, wait_until_bound
 from ._paths import ensure_private_dir
 from ._paths import runtime_dir as _runtime_dir
 
@@ -40,7 +46,6 @@ __all__ = ["PortReservation", "reserve_ports", "port_is_listening", "RESERVATION
 
 #: The name of the reservation directory inside the runtime dir.
 RESERVATION_DIR = "kcf-ports"
-_WILDCARD = {"": "127.0.0.1", "*": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
 
 
 def _family(ip: str) -> socket.AddressFamily:
@@ -49,24 +54,6 @@ def _family(ip: str) -> socket.AddressFamily:
 
 def _probe_ip(ip: str) -> str:
     return "0.0.0.0" if ip in ("", "*") else ip  # noqa: S104 - probing the address the kernel binds
-
-
-def port_is_listening(ip: str, port: int, timeout: float = 0.2) -> bool:
-    """``True`` when something accepts tcp connections on ``ip:port``.
-
-    A connect probe, never a bind: a probe that binds would itself take the port from the
-    kernel for an instant.
-
-    .. versionadded:: 0.1.0
-    """
-    host = _WILDCARD.get(ip, ip)
-    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.connect((host, port))
-        except OSError:
-            return False
-        return True
 
 
 class _Lock:
@@ -127,8 +114,26 @@ if sys.platform == "win32":  # pragma: no cover - no flock: exclusive creation a
             return _Lock(port, path, fd)
         return None
 
+    def _remove_abandoned(directory: Path) -> None:
+        """Nothing to do: :func:`_try_lock` reclaims a dead owner's file when it meets it."""
+
 else:
     import fcntl
+
+    def _lock_fd(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        return True
+
+    def _still_there(fd: int, path: Path) -> bool:
+        try:
+            return os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            return False
 
     def _try_lock(directory: Path, port: int) -> _Lock | None:
         path = directory / f"{port}.lock"
@@ -141,22 +146,49 @@ else:
                 f"cannot open the port lock file {path}: {exc.strerror}", port=port
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+            locked = _lock_fd(fd)
+        except OSError:
             os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return None
             raise
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if not same:  # the holder removed it between our open and our lock: not ours
+        if not locked or not _still_there(fd, path):
+            # held by another launcher, or removed by its holder between our open and lock
             os.close(fd)
             return None
         os.ftruncate(fd, 0)
         os.write(fd, _payload(port))
         return _Lock(port, path, fd)
+
+    def _remove_abandoned(directory: Path) -> None:
+        """Remove the lock files nobody holds (their launcher died without releasing)."""
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return
+        for name in names:
+            if not name.endswith(".lock"):
+                continue
+            path = directory / name
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                if _lock_fd(fd) and _still_there(fd, path):
+                    os.unlink(path)  # while locked: a taker checks the inode
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """Remove the reservation directory once it is empty (no other launcher uses it).
+
+    A launcher that has just created it and is about to create its lock file re-creates it
+    (:func:`reserve_ports` retries), so removing it here never breaks another reservation.
+    """
+    with contextlib.suppress(OSError):  # not empty, or already gone
+        os.rmdir(directory)
 
 
 class PortReservation:
@@ -192,8 +224,11 @@ class PortReservation:
         """Give the ports up (the lock files are removed)."""
         self._stop.set()
         with self._guard:
+            held = any(lock.fd >= 0 for lock in self._locks)
             for lock in self._locks:
                 lock.release()
+            if held:
+                _remove_if_empty(self.directory)
 
     def release_when_bound(
         self,
@@ -222,13 +257,14 @@ class PortReservation:
         probe_ip = ip or self.ip
 
         def watch() -> None:
-            deadline = time.monotonic() + timeout
-            pending = list(self.ports)
-            while pending and not self._stop.is_set() and time.monotonic() < deadline:
-                pending = [p for p in pending if not port_is_listening(probe_ip, p)]
-                if not pending or (alive is not None and not alive()):
-                    break
-                self._stop.wait(interval)
+            wait_until_bound(
+                probe_ip,
+                self.ports,
+                timeout=timeout,
+                alive=alive,
+                stop=self._stop,
+                interval=interval,
+            )
             self.release()
 
         self._watcher = threading.Thread(target=watch, name="kcf-port-watch", daemon=True)
@@ -269,29 +305,40 @@ def reserve_ports(
     ip: str = "127.0.0.1",
     runtime_dir: str | os.PathLike[str] | None = None,
     attempts: int = 200,
+    port_range: tuple[int, int] | None = None,
 ) -> PortReservation:
     """Choose ``n`` free tcp ports on ``ip`` and reserve them across processes.
 
     Use it when the kernel must be told its ports (it cannot bind port 0 itself and cannot
-    do the JEP 66 handshake). Every kcf launcher sharing the runtime dir respects the
-    reservation; a process outside kcf can still take a port, as with any pre-allocation.
+    do the JEP 66 handshake). Candidates lie outside the system's ephemeral range (see
+    :func:`ephemeral_port_range`), so no other program is given one by the system; one that
+    binds that exact number on purpose still can. Every kcf launcher sharing the runtime dir
+    respects the reservation.
 
     Args:
         n: how many ports.
         ip: the address the kernel will bind (``0.0.0.0``/``*``/``::`` probe all interfaces).
         runtime_dir: where the reservation directory lives (default: :func:`runtime_dir`).
         attempts: candidate ports to try before giving up.
+        port_range: ``(low, high)`` to choose from (default ``$KCF_PORT_RANGE``, else
+            :data:`DEFAULT_PORT_RANGE`); the ephemeral range and reserved ports are left out.
 
     Raises:
-        PortAllocationError: not enough ports could be reserved (names the address).
+        PortAllocationError: not enough ports could be reserved (names the address), or the
+            range has no port outside the ephemeral range.
         RuntimeDirError: the reservation directory cannot be created.
+        ValueError: a malformed ``port_range`` or ``KCF_PORT_RANGE``.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Candidates come from outside the ephemeral range; ``port_range``.
     """
+    candidates = candidate_ports(port_range)
     base = Path(runtime_dir) if runtime_dir is not None else _runtime_dir()
     ensure_private_dir(base)
     directory = base / RESERVATION_DIR
     ensure_private_dir(directory)
+    _remove_abandoned(directory)
     family = _family(_probe_ip(ip))
     locks: list[_Lock] = []
     probes: list[socket.socket] = []
@@ -299,27 +346,42 @@ def reserve_ports(
         tries = 0
         while len(locks) < n:
             tries += 1
-            if tries > attempts:
+            port = next(candidates, None)
+            if tries > attempts or port is None:
                 raise PortAllocationError(
-                    f"could not reserve {n} ports on {ip} after {attempts} attempts", ip=ip
+                    f"could not reserve {n} ports on {ip} after {tries - 1} attempts", ip=ip
                 )
             probe = socket.socket(family, socket.SOCK_STREAM)
-            probes.append(probe)  # kept bound until all are chosen: no duplicate candidates
+            probes.append(probe)  # kept bound until all are chosen: nobody takes it meanwhile
             try:
-                probe.bind((_probe_ip(ip), 0))
+                probe.bind((_probe_ip(ip), port))
             except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    continue  # held by someone (or privileged here): the next candidate
                 raise PortAllocationError(
-                    f"cannot bind a probe socket on {ip}: {exc.strerror}", ip=ip
+                    f"cannot bind a probe socket on {ip}: {exc.strerror}", ip=ip, port=port
                 ) from exc
-            port = probe.getsockname()[1]
-            lock = _try_lock(directory, port)
+            lock = _try_lock_in(directory, port)
             if lock is not None:
                 locks.append(lock)
     except BaseException:
         for lock in locks:
             lock.release()
+        _remove_if_empty(directory)
         raise
     finally:
         for probe in probes:
             probe.close()
     return PortReservation(ip, locks, directory)
+
+
+def _try_lock_in(directory: Path, port: int) -> _Lock | None:
+    """:func:`_try_lock`, re-creating the directory if a releasing launcher just removed it."""
+    for _ in range(3):
+        try:
+            return _try_lock(directory, port)
+        except PortAllocationError as exc:
+            if not isinstance(exc.__cause__, FileNotFoundError):
+                raise
+            ensure_private_dir(directory)
+    return _try_lock(directory, port)
