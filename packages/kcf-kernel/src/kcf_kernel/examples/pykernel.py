@@ -14,6 +14,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import io
 import json
@@ -32,6 +33,20 @@ LANGUAGE_INFO = {
     "mimetype": "text/x-python",
     "file_extension": ".py",
 }
+
+
+def run_cell(code: str, namespace: dict[str, Any]) -> object:
+    """Run a cell; like IPython, the value of its last statement if that is an expression
+    (``print('hello'); 6*7`` gives 42), else ``None``."""
+    tree = ast.parse(code, "<cell>", "exec")
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr):
+        tree.body.pop()
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        expression = ast.Expression(last.value)
+        return eval(compile(expression, "<cell>", "eval"), namespace)
+    exec(compile(tree, "<cell>", "exec"), namespace)
+    return None
 
 
 class PyKernel:
@@ -123,13 +138,7 @@ class PyKernel:
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out):
-                try:
-                    compiled = compile(code, "<cell>", "eval")
-                except SyntaxError:
-                    exec(compile(code, "<cell>", "exec"), self.namespace)
-                    result = None
-                else:
-                    result = eval(compiled, self.namespace)
+                result = run_cell(code, self.namespace)
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - user code: report all
             self._flush(out, request)
             tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
