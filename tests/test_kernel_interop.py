@@ -164,3 +164,39 @@ def test_ipykernel_over_ipc_from_our_launcher(
         assert [p.name for p in short.iterdir()] == []
     finally:
         shutil.rmtree(short, ignore_errors=True)
+
+
+def test_kernelspecs_found_as_jupyter_client_finds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """find_kernel_specs gives the names and directories KernelSpecManager gives (JUPYTER_PATH
+    first, the user data dir, sys.prefix, system dirs; ipykernel's python3)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    for root, name in ((tmp_path / "jp", "Alpha"), (tmp_path / "data", "beta")):
+        d = root / "kernels" / name
+        d.mkdir(parents=True)
+        (d / "kernel.json").write_text(
+            json.dumps({"argv": ["x", "{connection_file}"], "display_name": name, "language": "x"})
+        )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jp"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    ours = {k: str(v) for k, v in kcf_kernel.find_kernel_specs().items()}
+    theirs = KernelSpecManager().find_kernel_specs()
+    assert ours == theirs
+    spec = kcf_kernel.get_kernel_spec("python3")
+    jc = KernelSpecManager().get_kernel_spec("python3")
+    assert list(spec.argv) == jc.argv
+    assert (spec.language, spec.display_name) == (jc.language, jc.display_name)
+
+
+def test_launch_python3_kernelspec_never_sends_a_registration_file(
+    runtime: Path, kernels: list[kcf_kernel.KernelProcess]
+) -> None:
+    """ipykernel's kernelspec declares protocol 5.5 without the handshake: launched by name it
+    is given a connection file (kernel-chooses) and answers jupyter_client."""
+    kp = kcf_kernel.launch_kernel("python3", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kernels.append(kp)
+    assert kp.strategy == "kernel"
+    assert not any("registration" in a for a in kp.argv)
+    assert _kernel_info(kp.connection_file)["status"] == "ok"

@@ -77,6 +77,14 @@ class KernelSpec:
         version = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
         return version >= (major, minor)
 
+    def command(self) -> tuple[str, ...]:
+        """:attr:`argv` to run here: a bare ``python``, ``python3`` or ``python3.X`` is this
+        interpreter (``sys.executable``), as jupyter_client runs it."""
+        bare = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info)}
+        if self.argv and self.argv[0] in bare:
+            return (sys.executable, *self.argv[1:])
+        return self.argv
+
     def format_values(self) -> dict[str, str]:
         """The placeholders jupyter_client fills besides ``{connection_file}``."""
         return {"resource_dir": str(self.resource_dir), "prefix": sys.prefix}

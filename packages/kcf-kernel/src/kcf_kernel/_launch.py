@@ -153,10 +153,10 @@ def launch_kernel(
     spec: KernelSpec | None
     template: Sequence[str]
     if isinstance(argv, KernelSpec):
-        spec, template = argv, argv.argv
+        spec, template = argv, argv.command()
     elif isinstance(argv, str):
         spec = get_kernel_spec(argv)
-        template = spec.argv
+        template = spec.command()
     else:
         spec, template = None, argv
     extra: dict[str, str] = {}
