@@ -23,7 +23,7 @@ from ._errors import LaunchError, map_zmq_error
 from ._handshake import REGISTRATION_IPC_SUFFIX, _receive_report, write_registration_file
 from ._ipc import check_ipc_paths
 from ._plan import LaunchPlan, make_plan
-from ._process import KernelProcess, Stream, spawn, stop_process
+from ._process import KernelProcess, Stream, stop_process
 from ._write import StrPath, remove_ipc_sockets, remove_owned_file, write_connection_file
 
 __all__ = ["launch_handshake", "start_handshake"]
@@ -158,15 +158,7 @@ def start_handshake(plan: LaunchPlan) -> KernelProcess:
         write_registration_file(reg, reg_path)
         reg_written = True
         argv = plan.command(registration_file=reg_path, connection_file=reg_path)
-        popen = spawn(
-            argv,
-            env=plan.env,
-            cwd=plan.cwd,
-            stdin=plan.stdin,
-            stdout=plan.stdout,
-            stderr=plan.stderr,
-            die_with_launcher=plan.die_with_launcher,
-        )
+        popen = plan.spawn(argv)
         # plan.handshake_dialect: handed to the message level once it speaks several.
         ports = _receive_report(router, codec, reg, reg_path, popen, argv, plan.timeout)
         fields: dict[str, str] = {}

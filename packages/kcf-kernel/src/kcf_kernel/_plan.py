@@ -14,6 +14,7 @@ A launch is three parts (see :mod:`._launch`):
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from ._ipc import default_ipc_prefix
 from ._kernelspec import KernelSpec
 from ._paths import ensure_private_dir
 from ._paths import runtime_dir as _runtime_dir
-from ._process import Stream
+from ._process import Stream, spawn
 from ._write import StrPath, new_kernel_id, new_key
 
 __all__ = [
@@ -121,6 +122,19 @@ class LaunchPlan:
     handshake_dialect: str | None = None
     port_range: tuple[int, int] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        """Start ``argv`` where this plan runs kernels (:func:`._process.spawn`), with the
+        plan's environment, working directory, streams and ``die_with_launcher``."""
+        return spawn(
+            argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdin=self.stdin,
+            stdout=self.stdout,
+            stderr=self.stderr,
+            die_with_launcher=self.die_with_launcher,
+        )
 
     def command(self, **files: Path) -> list[str]:
         """The argv with ``{connection_file}`` (or the given files) and :attr:`extra`

@@ -22,7 +22,7 @@ from kcf_spec import Channel, ConnectionInfo, KcfError
 from ._errors import LaunchError, LaunchTimeout
 from ._ipc import check_ipc_paths
 from ._plan import LaunchPlan
-from ._process import KernelProcess, spawn, stop_process
+from ._process import KernelProcess, stop_process
 from ._reserve import PortReservation, reserve_ports
 from ._write import remove_connection_file, write_connection_file
 
@@ -56,15 +56,7 @@ def start_with_file(plan: LaunchPlan, strategy: str) -> KernelProcess:
     argv = plan.command()
     try:
         write_connection_file(info, path, profile="launch" if strategy == "kernel" else "connect")
-        popen = spawn(
-            argv,
-            env=plan.env,
-            cwd=plan.cwd,
-            stdin=plan.stdin,
-            stdout=plan.stdout,
-            stderr=plan.stderr,
-            die_with_launcher=plan.die_with_launcher,
-        )
+        popen = plan.spawn(argv)
     except BaseException:
         if reservation is not None:
             reservation.release()
