@@ -20,7 +20,12 @@ from ._errors import (
     NotInKernel,
     ProgramNotFound,
 )
-from ._find import default_runtime_dir, default_search_path, find_connection_file
+from ._find import (
+    default_runtime_dir,
+    default_search_path,
+    find_connection_file,
+    find_connection_files,
+)
 
 if TYPE_CHECKING:
     from ._blocking import KernelConnection, connect
@@ -42,6 +47,7 @@ __version__ = "0.1.0"
 __all__ = [
     # finding
     "find_connection_file",
+    "find_connection_files",
     "default_runtime_dir",
     "default_search_path",
     # listing and pruning
