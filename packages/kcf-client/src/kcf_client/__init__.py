@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._compat import get_connection_file, get_connection_info
     from ._console import connect_qtconsole, console_argv, launch_console
     from ._listing import (
+        DEFAULT_CONFIRM,
         DEFAULT_GRACE,
         DEFAULT_PATTERN,
         KernelEntry,
@@ -58,6 +59,7 @@ __all__ = [
     "PruneResult",
     "DEFAULT_PATTERN",
     "DEFAULT_GRACE",
+    "DEFAULT_CONFIRM",
     # connecting and talking
     "connect",
     "KernelConnection",
@@ -95,6 +97,7 @@ _LAZY = {
     "PruneResult": "_listing",
     "DEFAULT_PATTERN": "_listing",
     "DEFAULT_GRACE": "_listing",
+    "DEFAULT_CONFIRM": "_listing",
     "launch_console": "_console",
     "console_argv": "_console",
     "connect_qtconsole": "_console",
