@@ -164,7 +164,6 @@ class TestFindConnectionFile:
         monkeypatch.setenv("KCF_TEST_ID", "v")
         assert find_connection_file("kernel-$KCF_TEST_ID.json", path="$KCF_TEST_DIR") == f
 
-
     def test_find_part_prefers_kernel_json_over_newer_log(self, tmp_path: Path) -> None:
         """'abc' finds kernel-abc.json even when a log named after the kernel is newer."""
         touch(tmp_path / "kernel-abc.json", 1000)
@@ -242,8 +241,17 @@ def test_select_agrees_with_fnmatch_and_glob_hiding(names: list[str], pattern: s
 _names = st.lists(
     st.tuples(
         st.sampled_from(
-            ["kernel-a.json", "kernel-b.json", "kernel-ab.json", "x-a.json", "kernel-c.json",
-             "ipk_a.log", "a.json", "kernel-a.json.log", ".kernel-a.json"]
+            [
+                "kernel-a.json",
+                "kernel-b.json",
+                "kernel-ab.json",
+                "x-a.json",
+                "kernel-c.json",
+                "ipk_a.log",
+                "a.json",
+                "kernel-a.json.log",
+                ".kernel-a.json",
+            ]
         ),
         st.integers(1, 4),
     ),

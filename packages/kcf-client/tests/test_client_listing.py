@@ -257,16 +257,7 @@ class TestEvidenceOfLife:
             for _ in range(3):
                 done = threading.Event()
                 errors: list[BaseException] = []
-
-                def restart() -> None:
-                    try:
-                        km.restart_kernel(now=False)
-                    except BaseException as exc:  # noqa: BLE001 - reported below
-                        errors.append(exc)
-                    finally:
-                        done.set()
-
-                t = threading.Thread(target=restart)
+                t = threading.Thread(target=_restart, args=(km, done, errors))
                 t.start()
                 removed = []
                 while not done.is_set():
@@ -283,6 +274,15 @@ class TestEvidenceOfLife:
                     kc.stop_channels()
         finally:
             h.stop_ipykernel(km)
+
+
+def _restart(km: Any, done: Any, errors: list[BaseException]) -> None:
+    try:
+        km.restart_kernel(now=False)
+    except BaseException as exc:  # noqa: BLE001 - the test reports it
+        errors.append(exc)
+    finally:
+        done.set()
 
 
 class TestUnboundedReads:
@@ -320,8 +320,12 @@ class TestLitter:
         import subprocess
         import sys
 
-        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         dead_pid = int(gone.stdout)
         names = {
             "dead": f".kernel-a.json.{dead_pid}.0a1b2c3d4e5f.tmp",

@@ -206,7 +206,9 @@ def find_connection_file(name_or_glob: str = "kernel-*.json", path: SearchPath =
     raise ConnectionFileNotFound(name_or_glob, tuple(dirs))
 
 
-def find_connection_files(name_or_glob: str = "kernel-*.json", path: SearchPath = None) -> list[Path]:
+def find_connection_files(
+    name_or_glob: str = "kernel-*.json", path: SearchPath = None
+) -> list[Path]:
     """Every file :func:`find_connection_file` could return, best first.
 
     The first item is what :func:`find_connection_file` returns; the others are the

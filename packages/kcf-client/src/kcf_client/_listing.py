@@ -176,7 +176,9 @@ def _entries(dirs: list[str], pattern: str, now: float) -> list[KernelEntry]:
         base = Path(d)
         out.extend(_read(base / n, st, now) for n, st in zip(scan.names, scan.stats, strict=True))
         out.extend(
-            KernelEntry(base / n, None, KernelState.INVALID, f"cannot stat: {exc.strerror}", None, None)
+            KernelEntry(
+                base / n, None, KernelState.INVALID, f"cannot stat: {exc.strerror}", None, None
+            )
             for n, exc in scan.failed
         )
     return out
@@ -326,7 +328,7 @@ class _Pinger:
         while self.queue and len(self.socks) < self.window:
             i, info = self.queue[0]
             try:
-                s: zmq.Socket[bytes] = self.ctx.socket(zmq.REQ)
+                s = self.ctx.socket(zmq.REQ)
             except zmq.ZMQError as exc:  # out of descriptors after all: wait for a slot
                 if self.socks:
                     self.window = max(1, len(self.socks))
@@ -551,12 +553,12 @@ def _judge(entries: list[KernelEntry], timeout: float, grace: float) -> list[Ker
             info = entries[i].info
             assert info is not None
             _, host = _probe_target(info, hosts)
-            why = _first_open(info, host, listening)
-            if why is None:
+            open_why = _first_open(info, host, listening)
+            if open_why is None:
                 closed.append(i)
             else:  # something listens: only the heartbeat can say it is this kernel
                 pinger.submit(i, info)
-                verdict[i] = (KernelState.UNKNOWN, f"{no_hb}; {why}")
+                verdict[i] = (KernelState.UNKNOWN, f"{no_hb}; {open_why}")
             if n % 64 == 63:
                 pinger.poll(0)  # collect answers, free slots for queued pings
         while pinger.busy and (left := deadline - time.monotonic()) > 0:
@@ -713,7 +715,9 @@ def _confirm_dead(
             else:
                 alive.append(
                     dataclasses.replace(
-                        e, state=KernelState.UNKNOWN, reason=f"came back within {confirm:g} s: {why}"
+                        e,
+                        state=KernelState.UNKNOWN,
+                        reason=f"came back within {confirm:g} s: {why}",
                     )
                 )
         dead = still

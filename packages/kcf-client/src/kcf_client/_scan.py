@@ -58,7 +58,9 @@ def _absolute(d: str) -> str:
     return s
 
 
-def search_dirs(path: SearchPath, default: Callable[[], Iterable[str | os.PathLike[str]]]) -> list[str]:
+def search_dirs(
+    path: SearchPath, default: Callable[[], Iterable[str | os.PathLike[str]]]
+) -> list[str]:
     """The directories of ``path`` as absolute strings, ``~`` and ``$VARS`` expanded,
     deduplicated in order; ``default()`` when ``path`` is ``None``."""
     if isinstance(path, str):
@@ -119,7 +121,7 @@ class Scan:
             symlink, a file removed meanwhile...).
     """
 
-    __slots__ = ("directory", "names", "stats", "failed")
+    __slots__ = ("directory", "failed", "names", "stats")
 
     def __init__(
         self,
