@@ -221,6 +221,26 @@ class TestEvidenceOfLife:
         [e] = list_kernels(tmp_path, timeout=0.2, grace=0)
         assert e.state is KernelState.DEAD
 
+    def test_list_same_name_elsewhere_is_no_evidence(self, tmp_path: Path, h: Any) -> None:
+        """A process naming a file of the same name in another directory proves nothing."""
+        import subprocess
+        import sys
+
+        f = h.write(tmp_path / "kernel-twin.json", h.dead_info())
+        other = tmp_path / "elsewhere"
+        other.mkdir()
+        proc = subprocess.Popen(
+            [h.python(), "-c", "import sys; sys.stdin.read()", "-f", str(other / f.name)],
+            stdin=subprocess.PIPE,
+        )
+        try:
+            [e] = list_kernels(tmp_path, timeout=0.2, grace=0)
+            assert e.state is KernelState.DEAD, (sys.platform, e.reason)
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait()
+
     def test_prune_keeps_file_that_comes_back_within_confirm(
         self, tmp_path: Path, h: Any, tiny_kernel: Any
     ) -> None:

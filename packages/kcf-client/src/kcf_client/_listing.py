@@ -409,15 +409,17 @@ def ping_heartbeats(infos: Sequence[ConnectionInfo], timeout: float) -> list[boo
 # -- evidence of life besides the ports ---------------------------------------------------
 
 
-def _processes_naming(names: Sequence[str]) -> dict[str, int]:
-    """``{name: pid}`` for each file name some other process has in its command line.
+def _processes_naming(paths: Sequence[Path]) -> dict[Path, int]:
+    """``{path: pid}`` for each file some other process names in its command line.
 
     A kernel being started or restarted (by jupyter_client, kcf, ...) runs as
     ``... -f /path/kernel-<id>.json`` for the second or more before it binds its ports:
-    that process proves the file is in use. Linux only (``/proc``); elsewhere ``{}``.
-    One pass over ``/proc`` per call, whatever the number of names.
+    that process proves the file is in use. A process names the file by its absolute
+    path, or by its bare name when the process runs in the file's directory. Linux only
+    (``/proc``); elsewhere ``{}``. One pass over ``/proc`` per call, whatever the number
+    of files.
     """
-    if not names:
+    if not paths:
         return {}
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
@@ -444,11 +446,23 @@ def _processes_naming(names: Sequence[str]) -> dict[str, int]:
         parts.append(text)
         at += len(text) + 1
     everything = "\n".join(parts)
-    found: dict[str, int] = {}
-    for name in names:
-        k = everything.find(name)
+    found: dict[Path, int] = {}
+    for path in paths:
+        k = everything.find(str(path))
         if k >= 0:
-            found[name] = owners[bisect.bisect_right(starts, k) - 1]
+            found[path] = owners[bisect.bisect_right(starts, k) - 1]
+            continue
+        k = everything.find(path.name)
+        while k >= 0:  # a bare name counts only in the file's directory
+            pid = owners[bisect.bisect_right(starts, k) - 1]
+            try:
+                cwd = os.readlink(f"/proc/{pid}/cwd")
+            except OSError:
+                cwd = None
+            if cwd == str(path.parent):
+                found[path] = pid
+                break
+            k = everything.find(path.name, k + 1)
     return found
 
 
@@ -596,10 +610,10 @@ def _judge_closed(
             )
         else:
             old.append(i)
-    users = _processes_naming(sorted({entries[i].path.name for i in old}))
+    users = _processes_naming([entries[i].path for i in old])
     for i in old:
         e = entries[i]
-        pid = users.get(e.path.name)
+        pid = users.get(e.path)
         if pid is not None:
             verdict[i] = (
                 KernelState.UNKNOWN,
@@ -696,11 +710,11 @@ def _confirm_dead(
         if not final:
             time.sleep(min(0.25, left))
         still = []
-        users = _processes_naming(sorted({e.path.name for e in dead}))
+        users = _processes_naming([e.path for e in dead])
         listening = _tcp_listening_ports()
         for e in dead:
             assert e.info is not None
-            pid = users.get(e.path.name)
+            pid = users.get(e.path)
             why: str | None
             if pid is not None:
                 why = f"process {pid} names the file: starting or restarting"
