@@ -454,13 +454,13 @@ def _processes_naming(paths: Sequence[Path]) -> dict[Path, int]:
             continue
         k = everything.find(path.name)
         while k >= 0:  # a bare name counts only in the file's directory
-            pid = owners[bisect.bisect_right(starts, k) - 1]
+            owner = owners[bisect.bisect_right(starts, k) - 1]
             try:
-                cwd = os.readlink(f"/proc/{pid}/cwd")
+                cwd = os.readlink(f"/proc/{owner}/cwd")
             except OSError:
                 cwd = None
             if cwd == str(path.parent):
-                found[path] = pid
+                found[path] = owner
                 break
             k = everything.find(path.name, k + 1)
     return found
