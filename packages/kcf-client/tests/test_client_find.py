@@ -164,29 +164,96 @@ class TestFindConnectionFile:
         monkeypatch.setenv("KCF_TEST_ID", "v")
         assert find_connection_file("kernel-$KCF_TEST_ID.json", path="$KCF_TEST_DIR") == f
 
+    def test_find_part_prefers_kernel_json_over_newer_log(self, tmp_path: Path) -> None:
+        """'abc' finds kernel-abc.json even when a log named after the kernel is newer."""
+        touch(tmp_path / "kernel-abc.json", 1000)
+        touch(tmp_path / "ipk_abc.log", 2000)
+        assert find_connection_file("abc", path=tmp_path) == tmp_path / "kernel-abc.json"
+
+    def test_find_part_never_picks_a_non_json_file(self, tmp_path: Path) -> None:
+        """A part of a name matching only a log file finds nothing, naming the part."""
+        touch(tmp_path / "ipk_abc.log", 2000)
+        with pytest.raises(ConnectionFileNotFound) as info:
+            find_connection_file("abc", path=tmp_path)
+        assert info.value.pattern == "abc"
+
+    def test_find_part_prefers_kernel_files_then_other_json(self, tmp_path: Path) -> None:
+        """kernel-*abc*.json wins over a newer abc.json; the list gives the ranking."""
+        from kcf_client import find_connection_files
+
+        touch(tmp_path / "kernel-abc.json", 1000)
+        touch(tmp_path / "abc.json", 3000)
+        touch(tmp_path / "kernel-abcd.json", 2000)
+        assert find_connection_file("abc", path=tmp_path).name == "kernel-abcd.json"
+        assert [p.name for p in find_connection_files("abc", path=tmp_path)] == [
+            "kernel-abcd.json",
+            "kernel-abc.json",
+            "abc.json",
+        ]
+
+    def test_find_empty_name_is_an_error(self, tmp_path: Path) -> None:
+        """An empty name is refused (it used to pick the newest file of the directory)."""
+        from kcf_client import find_connection_files
+
+        touch(tmp_path / "kernel-a.json", 1)
+        with pytest.raises(ValueError, match="empty"):
+            find_connection_file("", path=tmp_path)
+        with pytest.raises(ValueError, match="empty"):
+            find_connection_files("", path=tmp_path)
+
+    def test_find_files_exact_name_is_alone(self, tmp_path: Path) -> None:
+        """An existing file name gives that file alone, as find_connection_file returns it."""
+        from kcf_client import find_connection_files
+
+        f = touch(tmp_path / "kernel-a.json", 1)
+        touch(tmp_path / "kernel-a.json.json", 2)
+        assert find_connection_files("kernel-a.json", path=tmp_path) == [f]
+
+    def test_find_glob_skips_non_regular_newest(self, tmp_path: Path) -> None:
+        """A newer directory or FIFO matching the glob is passed over for the regular file."""
+        touch(tmp_path / "kernel-file.json", 1)
+        d = tmp_path / "kernel-dir.json"
+        d.mkdir()
+        os.utime(d, (9, 9))
+        os.mkfifo(tmp_path / "kernel-fifo.json")
+        assert find_connection_file("kernel-*.json", path=tmp_path).name == "kernel-file.json"
+
 
 _glob_names = st.lists(
     st.text(alphabet="ab.-[]*?!", min_size=1, max_size=5), max_size=12, unique=True
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(names=_glob_names, pattern=st.text(alphabet="ab.-*?[]!", min_size=1, max_size=5))
+@settings(max_examples=300, deadline=None)
+@given(names=_glob_names, pattern=st.text(alphabet="ab.-*?[]!", min_size=0, max_size=5))
 def test_select_agrees_with_fnmatch_and_glob_hiding(names: list[str], pattern: str) -> None:
     """Name matching gives fnmatch.filter's answer, minus hidden names as glob hides them."""
     import fnmatch
 
-    from kcf_client._find import _select
+    from kcf_client._scan import select_names
 
     expected = [
         n for n in fnmatch.filter(names, pattern) if pattern.startswith(".") or n[:1] != "."
     ]
-    assert _select(names, pattern) == expected
+    assert select_names(names, pattern) == expected
 
 
 _names = st.lists(
     st.tuples(
-        st.sampled_from(["kernel-a", "kernel-b", "kernel-ab", "x-a", "kernel-c"]), st.integers(1, 4)
+        st.sampled_from(
+            [
+                "kernel-a.json",
+                "kernel-b.json",
+                "kernel-ab.json",
+                "x-a.json",
+                "kernel-c.json",
+                "ipk_a.log",
+                "a.json",
+                "kernel-a.json.log",
+                ".kernel-a.json",
+            ]
+        ),
+        st.integers(1, 4),
     ),
     min_size=1,
     max_size=8,
@@ -194,23 +261,41 @@ _names = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(files=_names, query=st.sampled_from(["a", "kernel-*", "b", "*-a*"]))
+def _reference(files: list[tuple[str, int]], query: str) -> list[str]:
+    """The documented rule, written plainly: the names find_connection_files returns, in order."""
+    import fnmatch
+
+    def visible(n: str, pat: str) -> bool:
+        return fnmatch.fnmatch(n, pat) and (pat.startswith(".") or not n.startswith("."))
+
+    if "*" in query:
+        return [n for _, n in sorted((-t, n) for n, t in files if visible(n, query))]
+    ranked = []
+    for n, t in files:
+        if not visible(n, f"*{query}*") or not n.endswith(".json"):
+            continue
+        tier = 0 if n.startswith("kernel-") and query in n[len("kernel-") : -len(".json")] else 1
+        ranked.append((tier, -t, n))
+    return [n for _, _, n in sorted(ranked)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(files=_names, query=st.sampled_from(["a", "kernel-*", "b", "*-a*", "json", "*"]))
 def test_find_matches_reference_rule(
     tmp_path_factory: pytest.TempPathFactory, files: list[tuple[str, int]], query: str
 ) -> None:
-    """For any set of files and mtimes, the answer is the newest match, ties by name."""
-    import fnmatch
+    """For any set of files and mtimes, the answer follows the documented ranking."""
+    from kcf_client import find_connection_files
 
     d = tmp_path_factory.mktemp("prop")
     for name, t in files:
-        touch(d / f"{name}.json", t * 1000)
-    pat = query if "*" in query else f"*{query}*"
-    expected = sorted(
-        ((-t * 1000, str(d / f"{n}.json")) for n, t in files if fnmatch.fnmatch(f"{n}.json", pat))
-    )
+        touch(d / name, t * 1000)
+    expected = _reference(files, query)
     if not expected:
         with pytest.raises(ConnectionFileNotFound):
             find_connection_file(query, path=d)
+        with pytest.raises(ConnectionFileNotFound):
+            find_connection_files(query, path=d)
     else:
-        assert str(find_connection_file(query, path=d)) == expected[0][1]
+        assert find_connection_file(query, path=d) == d / expected[0]
+        assert find_connection_files(query, path=d) == [d / n for n in expected]

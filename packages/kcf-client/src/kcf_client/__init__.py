@@ -20,13 +20,19 @@ from ._errors import (
     NotInKernel,
     ProgramNotFound,
 )
-from ._find import default_runtime_dir, default_search_path, find_connection_file
+from ._find import (
+    default_runtime_dir,
+    default_search_path,
+    find_connection_file,
+    find_connection_files,
+)
 
 if TYPE_CHECKING:
     from ._blocking import KernelConnection, connect
     from ._compat import get_connection_file, get_connection_info
     from ._console import connect_qtconsole, console_argv, launch_console
     from ._listing import (
+        DEFAULT_CONFIRM,
         DEFAULT_GRACE,
         DEFAULT_PATTERN,
         KernelEntry,
@@ -42,6 +48,7 @@ __version__ = "0.1.0"
 __all__ = [
     # finding
     "find_connection_file",
+    "find_connection_files",
     "default_runtime_dir",
     "default_search_path",
     # listing and pruning
@@ -52,6 +59,7 @@ __all__ = [
     "PruneResult",
     "DEFAULT_PATTERN",
     "DEFAULT_GRACE",
+    "DEFAULT_CONFIRM",
     # connecting and talking
     "connect",
     "KernelConnection",
@@ -89,6 +97,7 @@ _LAZY = {
     "PruneResult": "_listing",
     "DEFAULT_PATTERN": "_listing",
     "DEFAULT_GRACE": "_listing",
+    "DEFAULT_CONFIRM": "_listing",
     "launch_console": "_console",
     "console_argv": "_console",
     "connect_qtconsole": "_console",

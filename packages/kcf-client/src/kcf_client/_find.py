@@ -1,12 +1,10 @@
 """Finding connection files: jupyter_client's search rules, made deterministic and fast.
 
-Where the time goes, among 10,000 matching files: one ``stat`` per match (about two thirds:
-the system call and the ``stat_result`` it builds), listing the directory (a sixth),
-matching the names (small). So the directory is listed once, the names are matched by one
-C-level pass (a substring test for ``*part*``, else one compiled regex), and each match is
-stat'ed relative to an open directory descriptor (no path walk per file), in one list
-comprehension without per-file function layers. ``pathlib`` is imported only to build the
-returned path.
+The directory scanning itself (one listing, one matching pass, one ``stat`` per match
+relative to a directory descriptor) is :mod:`kcf_client._scan`'s, shared with
+:func:`~kcf_client.list_kernels`. ``pathlib`` is imported only to build the returned path,
+and the paths returned are remembered (a ``Path`` is immutable, and building one costs more
+than the lookup that found it).
 """
 
 from __future__ import annotations
@@ -17,19 +15,24 @@ from typing import TYPE_CHECKING
 
 from kcf_spec import ConnectionFileNotFound
 
+from ._scan import expand, scan_dir, search_dirs
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
-    from typing import TypeAlias
 
-    _Paths: TypeAlias = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+    from ._scan import SearchPath
 
-__all__ = ["find_connection_file", "default_search_path", "default_runtime_dir", "iter_matches"]
+__all__ = [
+    "find_connection_file",
+    "find_connection_files",
+    "default_search_path",
+    "default_runtime_dir",
+]
 
-# Whether ``os.stat(name, dir_fd=fd)`` and ``os.listdir(fd)`` work here (POSIX).
-_USE_FD = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd
-# Windows matches names case-insensitively (as ``glob``); keep ``fnmatch`` there.
-_POSIX_NAMES = os.path.normcase("Aa") == "Aa"
+# Preference tiers of a bare name's matches (a lower tier wins before mtime is looked at).
+_KERNEL_JSON, _OTHER_JSON = 0, 1
+# Below every modification time: a match that is not a regular file.
+_GONE = float("-inf")
 
 
 def default_runtime_dir() -> Path:
@@ -37,14 +40,9 @@ def default_runtime_dir() -> Path:
 
     .. versionadded:: 0.1.0
     """
-    from pathlib import Path
+    from kcf_kernel import runtime_dir
 
-    try:
-        from kcf_kernel import runtime_dir
-    except ImportError:  # pragma: no cover - kcf_kernel before its public surface landed
-        from kcf_kernel._paths import runtime_dir
-
-    return Path(runtime_dir(create=False))
+    return _path(os.fspath(runtime_dir(create=False)))
 
 
 def default_search_path() -> list[Path]:
@@ -52,148 +50,123 @@ def default_search_path() -> list[Path]:
 
     .. versionadded:: 0.1.0
     """
-    from pathlib import Path
-
-    return [Path.cwd(), default_runtime_dir()]
+    return [_path(os.getcwd()), default_runtime_dir()]
 
 
-def _dir_strs(path: _Paths) -> list[str]:
-    """The search directories as absolute strings, ``~`` and ``$VARS`` expanded, deduplicated."""
-    if path is None:
-        dirs: Iterable[str | os.PathLike[str]] = default_search_path()
-    elif isinstance(path, (str, os.PathLike)):
-        dirs = (path,)
-    else:
-        dirs = path
-    out: list[str] = []
-    for d in dirs:
-        s = os.path.abspath(_expand(os.fspath(d)))
-        if s not in out:
-            out.append(s)
-    return out
+def _dir_strs(path: SearchPath) -> list[str]:
+    return search_dirs(path, default_search_path)
 
 
-def _dirs(path: _Paths) -> list[Path]:
-    """As :func:`_dir_strs`, as paths."""
-    from pathlib import Path
+def _glob_of(name: str) -> tuple[str, str | None]:
+    """The glob a name stands for, and the part a bare name must contain (else ``None``).
 
-    return [Path(d) for d in _dir_strs(path)]
-
-
-def _expand(name: str) -> str:
-    """``~`` and ``$VARS`` expanded (skipped, as a no-op, when the name has neither)."""
-    if "~" in name or "$" in name:
-        return os.path.expandvars(os.path.expanduser(name))
-    return name
-
-
-def _select(names: list[str], pattern: str) -> list[str]:
-    """The names matching the glob ``pattern`` (as ``fnmatch.filter``), hidden names
-    (``.*``) only when the pattern starts with ``.`` (as ``glob``)."""
-    hidden_ok = pattern[:1] == "."
-    if _POSIX_NAMES and "?" not in pattern and "[" not in pattern:
-        inner = pattern[1:-1]
-        if len(pattern) >= 2 and pattern[0] == pattern[-1] == "*" and "*" not in inner:
-            found = [n for n in names if inner in n]  # "*part*": a substring test
-        elif "*" not in pattern:
-            found = [pattern] if pattern in names else []
-        else:
-            found = None
-        if found is not None:
-            return found if hidden_ok else [n for n in found if n[:1] != "."]
-    import fnmatch
-
-    if not _POSIX_NAMES:
-        found = fnmatch.filter(names, pattern)
-        return found if hidden_ok else [n for n in found if n[:1] != "."]
-    import re
-
-    regex = fnmatch.translate(pattern)
-    # One C-level pass: the regex itself refuses hidden names unless the pattern allows.
-    match: Callable[[str], object] = re.compile(regex if hidden_ok else r"(?!\.)" + regex).match
-    return list(filter(match, names))
-
-
-def _scan(d: str, pattern: str) -> list[tuple[float, str]]:
-    """``(mtime, name)`` of every regular file in ``d`` matching ``pattern``."""
-    fd = None
-    try:
-        if _USE_FD:
-            fd = os.open(d, os.O_RDONLY)
-            names = os.listdir(fd)
-        else:
-            names = os.listdir(d)
-    except OSError:
-        if fd is not None:
-            os.close(fd)
-        return []
-    try:
-        names = _select(names, pattern)
-        if not names:
-            return []
-        stat = os.stat
-        try:
-            if fd is not None:
-                sts = [stat(n, dir_fd=fd) for n in names]
-            else:
-                sts = [stat(os.path.join(d, n)) for n in names]
-        except OSError:  # a file vanished or is unreadable meanwhile: one by one
-            found: list[tuple[float, str]] = []
-            for n in names:
-                try:
-                    st = stat(n, dir_fd=fd) if fd is not None else stat(os.path.join(d, n))
-                except OSError:
-                    continue
-                if S_ISREG(st.st_mode):
-                    found.append((st.st_mtime, n))
-            return found
-        return [(st.st_mtime, n) for st, n in zip(sts, names, strict=True) if S_ISREG(st.st_mode)]
-    finally:
-        if fd is not None:
-            os.close(fd)
-
-
-def iter_matches(pattern: str, dirs: Iterable[Path | str]) -> list[tuple[float, str, str]]:
-    """Every regular file matching ``pattern`` in ``dirs``, as ``(mtime, dir, name)``.
-
-    One listing per directory and one matching pass over its names; only matches are
-    stat'ed, relative to an open directory descriptor (no path walk per file). Hidden
-    names match only a pattern that starts with ``.`` (as ``glob``).
+    Raises:
+        ValueError: the name is empty (it would match every file).
     """
-    found: list[tuple[float, str, str]] = []
+    if not name:
+        raise ValueError(
+            "an empty connection file name matches every file: give a path, a file name,"
+            " a part of one (e.g. the kernel id) or a glob"
+        )
+    if "*" in name:
+        return name, None
+    return f"*{name}*", name
+
+
+def _ranked(name: str, dirs: list[str]) -> list[tuple[int, float, str, str]]:
+    """``(tier, -mtime, dir, name)`` of every regular file matching, best first.
+
+    A glob's matches all have tier 0. A bare name's matches (files whose name contains it)
+    are ranked: ``kernel-*name*.json`` first, then other ``*.json``; other files never
+    match a bare name (a log named after the kernel is not its connection file).
+    """
+    pattern, part = _glob_of(name)
+    head, tail = os.path.split(pattern)
+    if head:  # a pattern with a directory part: search that part under each directory
+        dirs = _dir_strs([os.path.join(d, head) for d in dirs])
+        pattern = tail
+    found: list[tuple[int, float, str, str]] = []
     for d in dirs:
-        base = str(d)
-        found.extend((t, base, n) for t, n in _scan(base, pattern))
+        scan = scan_dir(d, pattern)
+        for n, st in zip(scan.names, scan.stats, strict=True):
+            if not S_ISREG(st.st_mode):
+                continue
+            tier = 0 if part is None else _tier(n, part)
+            if tier is not None:
+                found.append((tier, -st.st_mtime, d, n))
+    found.sort()
     return found
 
 
-def _newest(pattern: str, dirs: list[str]) -> tuple[str, str] | None:
-    """``(dir, name)`` of the newest match: greatest mtime, then smallest dir, then name."""
+def _tier(name: str, part: str) -> int | None:
+    if not name.endswith(".json"):
+        return None
+    if name.startswith("kernel-") and part in name[7:-5]:
+        return _KERNEL_JSON
+    return _OTHER_JSON
+
+
+def _best_of_glob(pattern: str, dirs: list[str]) -> tuple[str, str] | None:
+    """``(dir, name)`` of the newest regular file matching a glob without a directory part:
+    greatest mtime, then smallest dir, then smallest name (no sort, no per-file tuples)."""
     best: tuple[float, str, str] | None = None
     for d in dirs:
-        found = _scan(d, pattern)
-        if not found:
+        scan = scan_dir(d, pattern)
+        if not scan.names:
             continue
-        t = max([f[0] for f in found])
-        if best is not None and t < best[0]:
+        stats, names = scan.stats, scan.names
+        times = [st.st_mtime for st in stats]
+        while True:  # the newest, if it is a regular file; else drop it and look again
+            t = max(times)
+            i = times.index(t)
+            if t == _GONE or S_ISREG(stats[i].st_mode):
+                break
+            times[i] = _GONE
+        if t == _GONE or (best is not None and t < best[0]):
             continue
-        n = min([f[1] for f in found if f[0] == t])
+        if times.count(t) == 1:
+            n = names[i]
+        else:  # ties: the smallest name among the regular files
+            n = min([names[j] for j, x in enumerate(times) if x == t and S_ISREG(stats[j].st_mode)])
         if best is None or t > best[0] or (d, n) < (best[1], best[2]):
             best = (t, d, n)
     return None if best is None else (best[1], best[2])
 
 
-def find_connection_file(name_or_glob: str = "kernel-*.json", path: _Paths = None) -> Path:
-    """Find a connection file by path, name or glob, and return its absolute path.
+def _existing(name: str, dirs: list[str]) -> str | None:
+    """Rule 1: the absolute path of ``name`` as an existing file, or ``None``."""
+    isfile = os.path.isfile
+    if os.path.isabs(name):
+        return name if isfile(name) else None
+    join = os.path.join
+    # A plain file name needs no normalising: each directory already is absolute and normal.
+    plain = os.sep not in name and (os.altsep is None or os.altsep not in name)
+    plain = plain and name not in ("", ".", "..")
+    for d in dirs:
+        p = join(d, name)
+        if isfile(p):
+            return p if plain else os.path.abspath(p)
+    return None
+
+
+def find_connection_file(name_or_glob: str = "kernel-*.json", path: SearchPath = None) -> Path:
+    """Find a connection file by path, name, part of a name, or glob; return its absolute path.
 
     The rules are jupyter_client's, made deterministic:
 
     1. ``name_or_glob`` naming an existing file (``~`` and ``$VARS`` expanded; absolute,
        or relative to each search directory in turn) is returned as it is, without
        listing any directory.
-    2. Otherwise it is a glob: as given when it holds ``*``, else ``*name*`` (any file
-       whose name contains it). Every search directory is scanned; among the matching
-       regular files the newest by modification time wins, ties broken by path.
+    2. A glob (it holds ``*``) is matched in every search directory; among the matching
+       regular files the newest by modification time wins, ties broken by directory, then
+       name. Hidden files (``.*``) match only a glob that starts with ``.``.
+    3. Any other name is a part of a file name (``"abc"`` finds ``kernel-abc.json``):
+       among the ``*.json`` files whose name contains it, ``kernel-*abc*.json`` files are
+       preferred, then other ``*.json`` files; within each group the newest wins, as in 2.
+       Files not named ``*.json`` (a log named after the kernel...) never match a part.
+
+    :func:`find_connection_files` gives every match in this order (to say what was chosen
+    among several).
 
     Args:
         name_or_glob: a path, a file name, a part of one (``"abc"`` finds
@@ -207,44 +180,82 @@ def find_connection_file(name_or_glob: str = "kernel-*.json", path: _Paths = Non
     Raises:
         ConnectionFileNotFound: nothing matched; the error names the pattern and every
             directory searched.
+        ValueError: ``name_or_glob`` is empty.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       A part of a name prefers ``kernel-*part*.json`` and never picks a non-JSON file; an
+       empty name is an error (it used to pick the newest file of the directory).
     """
-    name = _expand(name_or_glob)
-    isfile = os.path.isfile
-    if os.path.isabs(name) and isfile(name):
+    name = expand(name_or_glob)
+    if os.path.isabs(name) and os.path.isfile(name):
         return _path(name)
     dirs = _dir_strs(path)
-    join = os.path.join
-    # A plain file name needs no normalising: each directory already is absolute and normal.
-    plain = os.sep not in name and (os.altsep is None or os.altsep not in name)
-    plain = plain and name not in ("", ".", "..")
-    for d in dirs:
-        if plain:
-            if isfile(join(d, name)):
-                return _path(join(d, name))
-        elif (p := _path(d) / name).is_file():
-            return _path(os.path.abspath(p))
-    pattern = name if "*" in name else f"*{name}*"
-    head, tail = os.path.split(pattern)
-    if head:
-        # A pattern with a directory part: search that part under each directory.
-        best = _newest(tail, _dir_strs([join(d, head) for d in dirs]))
+    found = _existing(name, dirs)
+    if found is not None:
+        return _path(found)
+    pattern, part = _glob_of(name)
+    if part is None and not os.path.dirname(pattern):
+        best = _best_of_glob(pattern, dirs)
+        if best is not None:
+            return _path(os.path.join(*best))
     else:
-        best = _newest(pattern, dirs)
-    if best is None:
+        ranked = _ranked(name, dirs)
+        if ranked:
+            return _path(os.path.join(ranked[0][2], ranked[0][3]))
+    raise ConnectionFileNotFound(name_or_glob, tuple(dirs))
+
+
+def find_connection_files(
+    name_or_glob: str = "kernel-*.json", path: SearchPath = None
+) -> list[Path]:
+    """Every file :func:`find_connection_file` could return, best first.
+
+    The first item is what :func:`find_connection_file` returns; the others are the
+    alternatives it passed over (for a message such as "3 files match; chose ...").
+    A name that is an existing file gives that file alone.
+
+    Args:
+        name_or_glob: as for :func:`find_connection_file`.
+        path: as for :func:`find_connection_file`.
+
+    Returns:
+        The absolute paths, in the order of preference (never empty).
+
+    Raises:
+        ConnectionFileNotFound: nothing matched.
+        ValueError: ``name_or_glob`` is empty.
+
+    .. versionadded:: 0.2.0
+    """
+    name = expand(name_or_glob)
+    dirs = _dir_strs(path)
+    found = _existing(name, dirs)
+    if found is not None:
+        return [_path(found)]
+    ranked = _ranked(name, dirs)
+    if not ranked:
         raise ConnectionFileNotFound(name_or_glob, tuple(dirs))
-    return _path(join(*best))
+    return [_path(os.path.join(d, n)) for _, _, d, n in ranked]
 
 
 _Path: type[Path] | None = None
+# The paths returned lately, by string: building a ``Path`` costs more than finding the file.
+_PATHS: dict[str, Path] = {}
 
 
 def _path(s: str) -> Path:
-    """``Path(s)``, with ``pathlib`` imported on first use (not at ``import kcf_client``)."""
+    """``Path(s)``, remembered; ``pathlib`` imported on first use (not at ``import kcf_client``)."""
+    p = _PATHS.get(s)
+    if p is not None:
+        return p
     global _Path
     if _Path is None:
         from pathlib import Path
 
         _Path = Path
-    return _Path(s)
+    p = _Path(s)
+    if len(_PATHS) >= 256:
+        _PATHS.clear()
+    _PATHS[s] = p
+    return p
