@@ -46,7 +46,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -168,6 +168,18 @@ def nanny_dir(nanny_id: str, runtime_dir: Path | None = None) -> Path:
         raise ValueError(f"nanny id {nanny_id!r} is not alphanumeric")
     base = runtime_dir if runtime_dir is not None else _runtime_dir()
     return base / f"kcf-nanny-{nanny_id}"
+
+
+@contextlib.contextmanager
+def _inside(directory: Path) -> Iterator[None]:
+    """Run the block with ``directory`` as the working directory (for short socket names)."""
+    here = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir(directory)
+        yield
+    finally:
+        os.fchdir(here)
+        os.close(here)
 
 
 class _Failure(Exception):
@@ -333,13 +345,16 @@ class _Nanny:
             target=self._watch_kernel, args=(self.kernel,), daemon=True, name="nanny-wait"
         ).start()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        path = self.dir / "sock"
-        old = os.umask(0o177)
         try:
-            self.listener.bind(str(path))
-        finally:
-            os.umask(old)
-        self.listener.listen(4)
+            with _inside(self.dir):  # a relative name: runtime dirs can exceed AF_UNIX's ~104
+                old = os.umask(0o177)
+                try:
+                    self.listener.bind("sock")
+                finally:
+                    os.umask(old)
+            self.listener.listen(4)
+        except OSError as exc:
+            raise _Failure("nanny_failed", f"cannot listen on {self.dir / 'sock'}: {exc}") from exc
         threading.Thread(
             target=self._accept, args=(self.listener,), daemon=True, name="nanny-accept"
         ).start()
@@ -462,7 +477,8 @@ def relay_attach(nanny_id: str, *, runtime_dir: Path | None = None) -> int:
     path = nanny_dir(nanny_id, runtime_dir) / "sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(path))
+        with _inside(path.parent):
+            sock.connect("sock")
     except OSError as exc:
         sock.close()
         print(f"kcf nanny: no nanny {nanny_id} here ({exc.strerror or exc})", file=sys.stderr)

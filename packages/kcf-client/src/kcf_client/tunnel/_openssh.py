@@ -52,14 +52,25 @@ from ._errors import (
     TunnelError,
 )
 
-__all__ = ["OpenSSHTunnel", "open_openssh", "find_ssh"]
+__all__ = [
+    "OpenSSHTunnel",
+    "open_openssh",
+    "find_ssh",
+    "ssh_options",
+    "command_argv",
+    "forward_args",
+    "classify_exit",
+    "free_ports",
+    "pdeathsig",
+    "PortTaken",
+]
 
 _PORT_TRIES = 4
 _LISTENING = re.compile(r"debug1: Local forwarding listening on 127\.0\.0\.1 port (\d+)\.")
 _TAIL = 20
 
 
-class _PortTaken(Exception):
+class PortTaken(Exception):
     """ssh could not bind a local port we picked (someone took it): try fresh ports."""
 
 
@@ -101,10 +112,10 @@ def open_openssh(
         options.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     deadline = time.monotonic() + options.timeout
     for attempt in range(_PORT_TRIES):
-        tunnel = OpenSSHTunnel(info, _free_ports(), options, connection_file, ssh)
+        tunnel = OpenSSHTunnel(info, free_ports(), options, connection_file, ssh)
         try:
             tunnel._wait_ready(deadline)
-        except _PortTaken:
+        except PortTaken:
             tunnel.close()
             if attempt + 1 == _PORT_TRIES:
                 raise TunnelError(
@@ -126,7 +137,7 @@ def open_openssh(
     return tunnel
 
 
-def _free_ports() -> dict[Channel, int]:
+def free_ports() -> dict[Channel, int]:
     """Five distinct ports free right now (all bound at once, then released)."""
     socks = []
     try:
@@ -169,14 +180,10 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def build_argv(
-    ssh: str, remote: ConnectionInfo, ports: dict[Channel, int], options: TunnelOptions
-) -> list[str]:
-    """The ssh command line (an argv list; never passed through a shell)."""
+def ssh_options(ssh: str, options: TunnelOptions) -> dict[str, str]:
+    """The ``-o`` options every kcf ssh command uses: strict host keys, keepalives, batch
+    mode unless a callback answers prompts, the connection timeout, no local commands."""
     interactive = options.password_callback is not None or options.passphrase_callback is not None
-    argv = [ssh, "-N", "-T", "-n"]
-    if options.ssh_config is not None:
-        argv += ["-F", os.fspath(options.ssh_config)]
     opts = {
         "ExitOnForwardFailure": "yes",
         "ServerAliveInterval": str(options.keepalive),
@@ -197,22 +204,51 @@ def build_argv(
         opts["SessionType"] = "none"
     if options.known_hosts is not None:
         opts["UserKnownHostsFile"] = _quote(os.fspath(options.known_hosts))
+    return opts
+
+
+def command_argv(
+    ssh: str,
+    options: TunnelOptions,
+    opts: dict[str, str],
+    extra: list[str],
+    leading: tuple[str, ...] = (),
+) -> list[str]:
+    """``ssh LEADING... [-F CFG] -o K=V... [-i KEY] EXTRA... [-l USER] [-p PORT] -- HOST``
+    (an argv list, never a shell string)."""
+    argv = [ssh, *leading]
+    if options.ssh_config is not None:
+        argv += ["-F", os.fspath(options.ssh_config)]
     for key, value in opts.items():
         argv += ["-o", f"{key}={value}"]
     if options.identity_file is not None:
         argv += ["-i", _path_arg(os.fspath(options.identity_file))]
-    for channel, (host, port) in targets(remote).items():
-        argv += ["-L", f"127.0.0.1:{ports[channel]}:{_bracket(host)}:{port}"]
+    argv += extra
     spec = options.spec
     if spec.user is not None:
         argv += ["-l", spec.user]
     if spec.port is not None:
         argv += ["-p", str(spec.port)]
-    argv += ["--", spec.host]
+    return [*argv, "--", spec.host]
+
+
+def forward_args(ports: dict[Channel, int], remote: dict[Channel, tuple[str, int]]) -> list[str]:
+    """``-L 127.0.0.1:LOCAL:HOST:PORT`` for each channel."""
+    argv = []
+    for channel, (host, port) in remote.items():
+        argv += ["-L", f"127.0.0.1:{ports[channel]}:{_bracket(host)}:{port}"]
     return argv
 
 
-def _pdeathsig() -> Callable[[], None] | None:
+def build_argv(
+    ssh: str, remote: ConnectionInfo, ports: dict[Channel, int], options: TunnelOptions
+) -> list[str]:
+    """The ssh command line (an argv list; never passed through a shell)."""
+    extra = forward_args(ports, targets(remote))
+    return command_argv(ssh, options, ssh_options(ssh, options), extra, ("-N", "-T", "-n"))
+
+
+def pdeathsig() -> Callable[[], None] | None:
     """A ``preexec_fn`` making the child die with its parent (Linux), else ``None``."""
     if not sys.platform.startswith("linux"):
         return None
@@ -223,10 +259,10 @@ def _pdeathsig() -> Callable[[], None] | None:
     except (OSError, AttributeError):
         return None
     parent = os.getpid()
-    pr_set_pdeathsig = 1
+    pr_setpdeathsig = 1
 
     def preexec() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        prctl(pr_setpdeathsig, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl: die now
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -296,7 +332,7 @@ class OpenSSHTunnel(Tunnel):
                 stderr=subprocess.PIPE,
                 env=env,
                 start_new_session=True,  # no controlling tty: ssh never prompts there
-                preexec_fn=_pdeathsig(),
+                preexec_fn=pdeathsig(),
             )
         except OSError as exc:
             self._spawn_errors.append(exc)
@@ -360,54 +396,9 @@ class OpenSSHTunnel(Tunnel):
 
     def _classify(self) -> BaseException:
         """Map ssh's exit (status and stderr) to our error (the one place for OpenSSH)."""
-        text = "\n".join(self._tail)
-        low = text.lower()
-        kw = {"server": self.server, "backend": self.backend}
-        said = self._said()
         if self._askpass is not None and self._askpass.error is not None:
             return self._askpass.error
-        if (
-            "address already in use" in low
-            or "cannot listen to port" in low
-            or ("could not request local forwarding" in low)
-        ):
-            return _PortTaken()
-        if "remote host identification has changed" in low or (
-            "host key for" in low and ("has changed" in low)
-        ):
-            return HostKeyMismatch(
-                "HOST KEY MISMATCH: the server's key is not the one recorded" + said, **kw
-            )
-        if "host key verification failed" in low:
-            return HostKeyUnknown(
-                "host key is not known; refusing to connect (add it to "
-                "known_hosts, or allow trust on first use: accept-new)" + said,
-                **kw,
-            )
-        if "permission denied" in low or "too many authentication failures" in low:
-            return AuthenticationFailed("authentication failed" + said, **kw)
-        if "could not resolve hostname" in low or "name or service not known" in low:
-            return HostUnreachable("cannot resolve the host" + said, **kw)
-        if "timed out" in low:
-            return ConnectTimeout("connection timed out" + said, **kw)
-        if any(
-            s in low
-            for s in (
-                "connection refused",
-                "no route to host",
-                "unreachable",
-                "connection closed by",
-                "connection reset",
-            )
-        ):
-            return HostUnreachable("cannot reach the server" + said, **kw)
-        if (
-            "bad configuration option" in low
-            or "bad port" in low
-            or ("terminating" in low and "configuration" in low)
-        ):
-            return SSHConfigError("ssh refused its configuration" + said, **kw)
-        return self._death()
+        return classify_exit(list(self._tail), self.server, self.backend) or self._death()
 
     # -- Tunnel -----------------------------------------------------------------------------
 
@@ -443,6 +434,58 @@ class OpenSSHTunnel(Tunnel):
         self._keeper.join(5)
         if self._askpass is not None:
             self._askpass.close()
+
+
+def classify_exit(tail: list[str], server: str, backend: str = "openssh") -> BaseException | None:
+    """Our error for an ssh that exited having written ``tail`` to stderr, or ``None`` when
+    the lines say nothing we recognise (the one place ssh's words are read)."""
+    text = "\n".join(tail)
+    low = text.lower()
+    kw = {"server": server, "backend": backend}
+    said = ("; ssh said: " + " | ".join(tail[-5:])) if tail else ""
+    if (
+        "address already in use" in low
+        or "cannot listen to port" in low
+        or ("could not request local forwarding" in low)
+        or ("port forwarding failed" in low)
+    ):
+        return PortTaken()
+    if "remote host identification has changed" in low or (
+        "host key for" in low and ("has changed" in low)
+    ):
+        return HostKeyMismatch(
+            "HOST KEY MISMATCH: the server's key is not the one recorded" + said, **kw
+        )
+    if "host key verification failed" in low:
+        return HostKeyUnknown(
+            "host key is not known; refusing to connect (add it to "
+            "known_hosts, or allow trust on first use: accept-new)" + said,
+            **kw,
+        )
+    if "permission denied" in low or "too many authentication failures" in low:
+        return AuthenticationFailed("authentication failed" + said, **kw)
+    if "could not resolve hostname" in low or "name or service not known" in low:
+        return HostUnreachable("cannot resolve the host" + said, **kw)
+    if "timed out" in low:
+        return ConnectTimeout("connection timed out" + said, **kw)
+    if any(
+        s in low
+        for s in (
+            "connection refused",
+            "no route to host",
+            "unreachable",
+            "connection closed by",
+            "connection reset",
+        )
+    ):
+        return HostUnreachable("cannot reach the server" + said, **kw)
+    if (
+        "bad configuration option" in low
+        or "bad port" in low
+        or ("terminating" in low and "configuration" in low)
+    ):
+        return SSHConfigError("ssh refused its configuration" + said, **kw)
+    return None
 
 
 def _listening(pid: int, ports: set[int]) -> bool:
