@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from remote.support import Remote
-from ssh.conftest import SSHServer, backend, doomed_sshd, sshd
+from ssh.conftest import SSHServer, doomed_sshd, sshd
 
-__all__ = ["backend", "doomed_sshd", "sshd", "remote_python", "remote"]
+__all__ = ["doomed_sshd", "sshd", "remote_python", "remote"]
 
 
 @pytest.fixture

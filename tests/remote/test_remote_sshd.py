@@ -34,7 +34,7 @@ def _argv() -> list[str]:
     return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", *KERNEL_ARGS]
 
 
-def _start(remote: Remote, backend: str, **kw: object) -> RemoteKernel:
+def _start(remote: Remote, backend: str = "openssh", **kw: object) -> RemoteKernel:
     return start_remote_kernel("kcf-plain", backend=backend, **remote.kwargs(argv=_argv(), **kw))  # type: ignore[arg-type]
 
 
@@ -52,26 +52,22 @@ def _gone(remote: Remote, kernel: RemoteKernel) -> None:
 
 
 class TestRemoteKernel:
-    def test_remote_start_execute_interrupt_shutdown(self, remote: Remote, backend: str) -> None:
+    def test_remote_start_execute_interrupt_shutdown(self, remote: Remote, tmp_path: Path) -> None:
         """Start over ssh, run code through the local file, interrupt a remote sleep, shut
         down: nothing left on either side."""
-        if backend == "paramiko":
-            pytest.importorskip("kcf_client.remote._paramiko")
-        kernel = _start(remote, backend)
+        kernel = _start(remote, "openssh")
         try:
             assert kernel.info is not None and kernel.info.ip == "127.0.0.1"
             assert set(kernel.info.ports.values()).isdisjoint(kernel.remote_info.ports.values())  # type: ignore[union-attr]
+            marker = tmp_path / "sleeping"
             with kcf_client.connect(kernel.connection_file) as kc:
                 assert kc.execute("x = 6 * 7; x", timeout=60).result == {"text/plain": "42"}
+                code = f"import time; open({str(marker)!r}, 'w').close(); time.sleep(60)"
                 with ThreadPoolExecutor(1) as pool:
-                    running = pool.submit(kc.execute, "import time; time.sleep(60)", timeout=90)
-                    wait_for(lambda: running.running(), 10, "execute sent")
-                    # the kernel is busy once it echoes the sleep on iopub; interrupt until done
-                    def interrupted() -> bool:
-                        kernel.interrupt()
-                        return running.done() or _wait_done(running, 1.0)
-                    wait_for(interrupted, 60, "the remote sleep was interrupted")
-                    result = running.result()
+                    running = pool.submit(kc.execute, code, timeout=90)
+                    wait_for(marker.exists, 60, "the remote code is sleeping")
+                    kernel.interrupt()
+                    result = running.result(timeout=60)
                 assert result.error is not None and result.error.ename == "KeyboardInterrupt"
                 assert kc.execute("x", timeout=30).result == {"text/plain": "42"}
         finally:
@@ -94,12 +90,10 @@ class TestRemoteKernel:
                 kc.stop_channels()
         _gone(remote, kernel)
 
-    def test_remote_drop_heals_and_keeps_state(self, remote: Remote, backend: str) -> None:
+    def test_remote_drop_heals_and_keeps_state(self, remote: Remote) -> None:
         """Killing the SSH connection under a live kernel: it heals on the same local ports
         and a variable set before the drop is still there."""
-        if backend == "paramiko":
-            pytest.importorskip("kcf_client.remote._paramiko")
-        with _start(remote, backend, grace=60) as kernel:
+        with _start(remote, "openssh", grace=60) as kernel:
             ports = dict(kernel.info.ports)  # type: ignore[union-attr]
             with kcf_client.connect(kernel.connection_file) as kc:
                 kc.execute("before = 'kept'", timeout=60)
@@ -157,14 +151,12 @@ class TestRemoteKernel:
                 proc.kill()
                 proc.wait()
 
-    def test_remote_unknown_host_key_refused(self, remote: Remote, backend: str, tmp_path: Path) -> None:
+    def test_remote_unknown_host_key_refused(self, remote: Remote, tmp_path: Path) -> None:
         """A host whose key is not in known_hosts is refused, and nothing is started."""
-        if backend == "paramiko":
-            pytest.importorskip("kcf_client.remote._paramiko")
         empty = tmp_path / "known_hosts"
         empty.write_text("")
         with pytest.raises(HostKeyUnknown):
-            _start(remote, backend, known_hosts=empty)
+            _start(remote, "openssh", known_hosts=empty)
         assert remote.leftovers() == []
 
     def test_remote_no_kcf_kernel(self, remote: Remote, tmp_path: Path) -> None:
@@ -208,11 +200,3 @@ class TestRemoteKernel:
             _gone(remote, k)
 
 
-def _wait_done(future: object, timeout: float) -> bool:
-    import concurrent.futures
-
-    try:
-        concurrent.futures.wait([future], timeout=timeout)  # type: ignore[list-item]
-    except concurrent.futures.TimeoutError:
-        return False
-    return future.done()  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ from kcf_spec import (
     SignatureError,
 )
 
-from ..tunnel import Backend, TunnelError, choose_backend, parse_server
+from ..tunnel import Backend, BackendUnavailable, TunnelError, choose_backend, parse_server
 from ..tunnel._base import StrPath, TunnelOptions, local_info
 from ..tunnel._openssh import PortTaken, free_ports
 from ._connection import Connection
@@ -58,9 +58,12 @@ def _connector(
 ) -> Callable[[Sequence[str]], Connection]:
     counter = iter(range(1_000_000))
     if backend == "paramiko":
-        from ._paramiko import ParamikoConnection
-
-        return lambda command: ParamikoConnection(options, command)
+        raise BackendUnavailable(
+            "remote kernels need the OpenSSH client (the ssh command) for now; the paramiko "
+            "backend is not built yet",
+            server=options.server,
+            backend="paramiko",
+        )
     from ._openssh import OpenSSHConnection
 
     return lambda command: OpenSSHConnection(options, command, control_dir / f"c{next(counter)}")
@@ -416,7 +419,8 @@ def start_remote_kernel(
         strategy: how the kernel gets its ports on ``host`` (see :mod:`kcf_kernel.nanny`).
         env: variables added to the kernel's environment.
         cwd: the kernel's working directory on ``host``.
-        backend: ``"openssh"``, ``"paramiko"`` or ``"auto"``.
+        backend: ``"openssh"`` or ``"auto"`` (``"paramiko"`` is not built yet and raises
+            :class:`~kcf_client.tunnel.BackendUnavailable`).
         grace: seconds the kernel outlives a dropped connection (and a dead launcher).
         timeout: seconds for connecting and for the kernel's ports each.
         connection_file: where to write the local connection file (default: the runtime
