@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,17 @@ __all__ = ["doomed_sshd", "sshd", "remote_python", "remote"]
 
 
 @pytest.fixture
-def remote_python(tmp_path: Path) -> Iterator[Path]:
+def remote_python(tmp_path: Path) -> Path:
     """A wrapper around this Python giving the remote side its own runtime dir."""
     runtime = tmp_path / "remote-runtime"
     script = tmp_path / "remote python"  # a blank: the remote command must quote it
     script.write_text(
         "#!/bin/sh\n"
         f"JUPYTER_RUNTIME_DIR={shlex.quote(str(runtime))}; export JUPYTER_RUNTIME_DIR\n"
-        f"exec {shlex.quote(sys.executable)} \"$@\"\n"
+        f'exec {shlex.quote(sys.executable)} "$@"\n'
     )
     script.chmod(0o700)
-    yield script
+    return script
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-from remote.support import Remote, pids_with, wait_for
-
 import kcf_client
+import pytest
 from kcf_client.remote import (
     ConnectionLost,
     RemoteKernel,
@@ -24,6 +22,7 @@ from kcf_client.remote import (
     start_remote_kernel,
 )
 from kcf_client.tunnel import HostKeyUnknown
+from remote.support import Remote, pids_with, wait_for
 
 pytestmark = [pytest.mark.ssh, pytest.mark.interop]
 
@@ -57,7 +56,8 @@ class TestRemoteKernel:
         down: nothing left on either side."""
         kernel = _start(remote, "openssh")
         try:
-            assert kernel.info is not None and kernel.info.ip == "127.0.0.1"
+            assert kernel.info is not None
+            assert kernel.info.ip == "127.0.0.1"
             assert set(kernel.info.ports.values()).isdisjoint(kernel.remote_info.ports.values())  # type: ignore[union-attr]
             marker = tmp_path / "sleeping"
             with kcf_client.connect(kernel.connection_file) as kc:
@@ -68,7 +68,8 @@ class TestRemoteKernel:
                     wait_for(marker.exists, 60, "the remote code is sleeping")
                     kernel.interrupt()
                     result = running.result(timeout=60)
-                assert result.error is not None and result.error.ename == "KeyboardInterrupt"
+                assert result.error is not None
+                assert result.error.ename == "KeyboardInterrupt"
                 assert kc.execute("x", timeout=30).result == {"text/plain": "42"}
         finally:
             kernel.close()
@@ -104,12 +105,16 @@ class TestRemoteKernel:
                 assert kc.execute("before", timeout=60).result == {"text/plain": "'kept'"}
         _gone(remote, kernel)
 
-    def test_remote_down_past_grace_ends_kernel(self, doomed_sshd: object, remote_python: Path, tmp_path: Path) -> None:
+    def test_remote_down_past_grace_ends_kernel(
+        self, doomed_sshd: object, remote_python: Path, tmp_path: Path
+    ) -> None:
         """The connection down longer than the grace: the nanny ends the kernel, the handle
         says ConnectionLost."""
         server = doomed_sshd
         r = Remote(server, remote_python, remote_python.parent / "remote-runtime")  # type: ignore[arg-type]
-        kernel = start_remote_kernel("kcf-plain", backend="openssh", **r.kwargs(argv=_argv(), grace=2.0, timeout=30.0))  # type: ignore[arg-type]
+        kernel = start_remote_kernel(
+            "kcf-plain", backend="openssh", **r.kwargs(argv=_argv(), grace=2.0, timeout=30.0)
+        )  # type: ignore[arg-type]
         try:
             pid = kernel.pid
             server.kill()  # type: ignore[attr-defined]  # the network goes away for good
@@ -124,7 +129,8 @@ class TestRemoteKernel:
     def test_remote_launcher_sigkilled(self, remote: Remote, tmp_path: Path) -> None:
         """SIGKILL the launcher: within grace + a bound, no remote kernel, nanny, or ssh."""
         script = tmp_path / "launcher.py"
-        script.write_text(textwrap.dedent(f"""
+        script.write_text(
+            textwrap.dedent(f"""
             import sys, time
             from kcf_client.remote import start_remote_kernel
             k = start_remote_kernel("kcf-plain", backend="openssh", grace=2.0,
@@ -133,11 +139,14 @@ class TestRemoteKernel:
                 argv={_argv()!r})
             print(k.pid, k.nanny_id, flush=True)
             sys.stdin.read()
-        """))
-        proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        """)
+        )
+        proc = subprocess.Popen(
+            [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         try:
             assert proc.stdout is not None
-            pid_text, nanny_id = proc.stdout.readline().split()
+            pid_text, _nanny_id = proc.stdout.readline().split()
             pid = int(pid_text)
             assert os.path.exists(f"/proc/{pid}")
             proc.send_signal(signal.SIGKILL)
@@ -162,21 +171,35 @@ class TestRemoteKernel:
     def test_remote_no_kcf_kernel(self, remote: Remote, tmp_path: Path) -> None:
         """A Python without kcf-kernel: RemoteSetupError with the install command."""
         bare = tmp_path / "bare"
-        bare.write_text(f"#!/bin/sh\nexec {sys.executable} -I -S \"$@\"\n")
+        bare.write_text(f'#!/bin/sh\nexec {sys.executable} -I -S "$@"\n')
         bare.chmod(0o700)
         with pytest.raises(RemoteSetupError, match="pip install kcf-kernel"):
-            start_remote_kernel("kcf-plain", backend="openssh", **remote.kwargs(remote_python=str(bare), argv=_argv()))  # type: ignore[arg-type]
+            start_remote_kernel(
+                "kcf-plain",
+                backend="openssh",
+                **remote.kwargs(remote_python=str(bare), argv=_argv()),
+            )  # type: ignore[arg-type]
 
     def test_remote_no_python(self, remote: Remote, tmp_path: Path) -> None:
         """No Python at the path: RemoteSetupError naming it."""
         with pytest.raises(RemoteSetupError, match="no Python"):
-            start_remote_kernel("kcf-plain", backend="openssh", **remote.kwargs(remote_python=str(tmp_path / "nope"), argv=_argv()))  # type: ignore[arg-type]
+            start_remote_kernel(
+                "kcf-plain",
+                backend="openssh",
+                **remote.kwargs(remote_python=str(tmp_path / "nope"), argv=_argv()),
+            )  # type: ignore[arg-type]
 
     def test_remote_kernel_fails_to_start(self, remote: Remote) -> None:
         """A kernel that dies at once: RemoteLaunchFailed with its status and last output."""
-        argv = [sys.executable, "-c", "import sys; print('boom from the kernel', file=sys.stderr); sys.exit(3)"]
+        argv = [
+            sys.executable,
+            "-c",
+            "import sys; print('boom from the kernel', file=sys.stderr); sys.exit(3)",
+        ]
         with pytest.raises(RemoteLaunchFailed) as info:
-            start_remote_kernel("kcf-plain", backend="openssh", **remote.kwargs(argv=argv, strategy="kernel"))  # type: ignore[arg-type]
+            start_remote_kernel(
+                "kcf-plain", backend="openssh", **remote.kwargs(argv=argv, strategy="kernel")
+            )  # type: ignore[arg-type]
         assert info.value.exit_status == 3
         assert any("boom from the kernel" in line for line in info.value.stderr_tail)
         wait_for(lambda: remote.leftovers() == [], 30, "remote files removed")
@@ -189,7 +212,8 @@ class TestRemoteKernel:
         try:
             local = [p for k in kernels for p in k.info.ports.values()]  # type: ignore[union-attr]
             remote_ports = [p for k in kernels for p in k.remote_info.ports.values()]  # type: ignore[union-attr]
-            assert len(set(local)) == 50 and len(set(remote_ports)) == 50
+            assert len(set(local)) == 50
+            assert len(set(remote_ports)) == 50
             for k in kernels:
                 with kcf_client.connect(k.connection_file) as kc:
                     assert kc.kernel_info(timeout=120)["status"] == "ok"
@@ -198,5 +222,3 @@ class TestRemoteKernel:
                 list(pool.map(lambda k: k.close(), kernels))
         for k in kernels:
             _gone(remote, k)
-
-

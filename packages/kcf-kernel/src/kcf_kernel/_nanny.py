@@ -266,7 +266,9 @@ class _Nanny:
             self.events.put(("eof", link, exc))
 
     def _watch_kernel(self, kernel: KernelProcess) -> None:
-        with contextlib.suppress(ChildProcessError):  # wait without reaping (close() kills the group)
+        with contextlib.suppress(
+            ChildProcessError
+        ):  # wait without reaping (close() kills the group)
             os.waitid(os.P_PID, kernel.pid, os.WEXITED | os.WNOWAIT)
         self.events.put(("exited", None, None))
 
@@ -305,10 +307,8 @@ class _Nanny:
     def send(self, msg_type: str, content: dict[str, Any]) -> None:
         if self.link is None:
             return
-        try:
+        with contextlib.suppress(LinkClosed):  # the reader thread reports the end
             send_message(self.link, self.codec, msg_type, content)
-        except LinkClosed:
-            pass  # the reader thread reports the end
 
     def ready(self) -> dict[str, Any]:
         assert self.kernel is not None
@@ -433,14 +433,16 @@ def run_nanny(link: Link, *, runtime_dir: Path | None = None) -> int:
         codec = Codec(read_hello(link))
         msg = recv_message(link, codec)
     except (LinkClosed, RemoteProtocolError, SignatureError) as exc:
-        print(f"kcf nanny: {exc}", file=sys.stderr)
+        sys.stderr.write(f"kcf nanny: {exc}" + "\n")
         link.close()
         return 2
     nanny = _Nanny(link, codec, base)
     try:
         try:
             if msg.header.msg_type != "nanny_launch_request":
-                raise _Failure("bad_request", f"expected nanny_launch_request, got {msg.header.msg_type}")
+                raise _Failure(
+                    "bad_request", f"expected nanny_launch_request, got {msg.header.msg_type}"
+                )
             try:
                 request = NannyRequest.from_content(msg.content)
             except RemoteProtocolError as exc:
@@ -481,7 +483,7 @@ def relay_attach(nanny_id: str, *, runtime_dir: Path | None = None) -> int:
             sock.connect("sock")
     except OSError as exc:
         sock.close()
-        print(f"kcf nanny: no nanny {nanny_id} here ({exc.strerror or exc})", file=sys.stderr)
+        sys.stderr.write(f"kcf nanny: no nanny {nanny_id} here ({exc.strerror or exc})" + "\n")
         return 4
 
     def up() -> None:

@@ -21,6 +21,7 @@ message) is an error, not a 4 GiB allocation.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import struct
@@ -107,10 +108,8 @@ class StreamLink:
             return
         self._closed = True
         for f in (self._w, self._r):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 f.close()
-            except (OSError, ValueError):
-                pass
 
 
 class SocketLink:
@@ -147,10 +146,8 @@ class SocketLink:
         if self._closed:
             return
         self._closed = True
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._sock.close()
 
 

@@ -1,4 +1,6 @@
-"""``python -m kcf_kernel.nanny``: the remote nanny's entry point (see :func:`kcf_kernel.run_nanny`).
+"""``python -m kcf_kernel.nanny``: the remote nanny's entry point.
+
+See :func:`kcf_kernel.run_nanny`.
 
 .. versionadded:: 0.2.0
 """

@@ -21,8 +21,12 @@ class Connection(Protocol):
     link: Link
     backend: str
 
-    def forward(self, local: Mapping[Channel, int], remote: Mapping[Channel, tuple[str, int]],
-                timeout: float) -> None:
+    def forward(
+        self,
+        local: Mapping[Channel, int],
+        remote: Mapping[Channel, tuple[str, int]],
+        timeout: float,
+    ) -> None:
         """Forward each channel's local port; raise ``PortTaken`` if one is taken."""
 
     def ended(self, timeout: float | None) -> bool:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from kcf_spec import KcfError
 
-from ..tunnel import TunnelError
-from ..tunnel._openssh import PortTaken, classify_exit
+from kcf_client.tunnel import TunnelError
+from kcf_client.tunnel._openssh import PortTaken, classify_exit
 
 __all__ = [
     "RemoteKernelError",

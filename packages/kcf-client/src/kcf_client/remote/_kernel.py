@@ -41,9 +41,10 @@ from kcf_spec import (
     SignatureError,
 )
 
-from ..tunnel import Backend, BackendUnavailable, TunnelError, choose_backend, parse_server
-from ..tunnel._base import StrPath, TunnelOptions, local_info
-from ..tunnel._openssh import PortTaken, free_ports
+from kcf_client.tunnel import Backend, BackendUnavailable, TunnelError, choose_backend, parse_server
+from kcf_client.tunnel._base import StrPath, TunnelOptions, local_info
+from kcf_client.tunnel._openssh import PortTaken, free_ports
+
 from ._connection import Connection
 from ._errors import ConnectionLost, RemoteKernelError, RemoteLaunchFailed
 
@@ -244,15 +245,21 @@ class RemoteKernel:
         last: BaseException | None = None
         while not self._closing and time.monotonic() < deadline:
             try:
-                conn = self._connect([self.python, "-m", "kcf_kernel.nanny", "--attach", self.nanny_id])
+                conn = self._connect(
+                    [self.python, "-m", "kcf_kernel.nanny", "--attach", self.nanny_id]
+                )
             except TunnelError as exc:
                 last = exc
             else:
                 try:
-                    with self._deadline(conn, max(0.5, min(self._timeout, deadline - time.monotonic()))):
+                    with self._deadline(
+                        conn, max(0.5, min(self._timeout, deadline - time.monotonic()))
+                    ):
                         challenge = recv_message(conn.link, self._codec)
                         nonce = challenge.content.get("nonce")
-                        send_message(conn.link, self._codec, "nanny_attach_request", {"nonce": nonce})
+                        send_message(
+                            conn.link, self._codec, "nanny_attach_request", {"nonce": nonce}
+                        )
                         reply = recv_message(conn.link, self._codec)
                     self._accept_reply(reply, "nanny_attach_reply")
                     self._forward(conn, fresh=False)
@@ -320,7 +327,9 @@ class RemoteKernel:
             send_message(conn.link, self._codec, msg_type, dict(content))
             return self._replies.get(timeout=timeout)
         except (LinkClosed, queue.Empty):
-            raise ConnectionLost(f"no answer to {msg_type} within {timeout:g} s", host=self.host) from None
+            raise ConnectionLost(
+                f"no answer to {msg_type} within {timeout:g} s", host=self.host
+            ) from None
 
     def signal(self, name: Signal, timeout: float = 10.0) -> None:
         """Send ``interrupt`` (SIGINT), ``terminate`` (SIGTERM) or ``kill`` (SIGKILL) to the

@@ -24,9 +24,9 @@ from pathlib import Path
 from kcf_kernel._nanny_link import StreamLink
 from kcf_spec import Channel
 
-from ..tunnel import BackendUnavailable, TunnelError
-from ..tunnel._base import TunnelOptions
-from ..tunnel._openssh import (
+from kcf_client.tunnel import BackendUnavailable, TunnelError
+from kcf_client.tunnel._base import TunnelOptions
+from kcf_client.tunnel._openssh import (
     PortTaken,
     _quote,
     command_argv,
@@ -35,6 +35,7 @@ from ..tunnel._openssh import (
     pdeathsig,
     ssh_options,
 )
+
 from ._errors import start_failure
 
 __all__ = ["OpenSSHConnection"]
@@ -47,9 +48,7 @@ class OpenSSHConnection:
 
     backend = "openssh"
 
-    def __init__(
-        self, options: TunnelOptions, command: Sequence[str], control_path: Path
-    ) -> None:
+    def __init__(self, options: TunnelOptions, command: Sequence[str], control_path: Path) -> None:
         ssh = find_ssh()
         if ssh is None:
             raise BackendUnavailable(
@@ -84,8 +83,11 @@ class OpenSSHConnection:
             raise BackendUnavailable(
                 f"cannot run {ssh}: {self._errors[0]}", server=options.server, backend="openssh"
             )
-        assert self._proc is not None and self._proc.stdout and self._proc.stdin
-        self.link = StreamLink(self._proc.stdout, self._proc.stdin)
+        proc = self._proc
+        assert proc is not None
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        self.link = StreamLink(proc.stdout, proc.stdin)
 
     @property
     def pid(self) -> int | None:
@@ -100,7 +102,7 @@ class OpenSSHConnection:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                preexec_fn=pdeathsig(),  # noqa: PLW1509 - prctl only, no locks taken
+                preexec_fn=pdeathsig(),
             )
         except OSError as exc:
             self._errors.append(exc)
