@@ -21,6 +21,7 @@ PACKAGES = {
     "kcf_client": "kcf-client",
     "kcf_client.asyncio": "kcf-client (asyncio)",
     "kcf_client.tunnel": "kcf-client (SSH tunnels)",
+    "kcf_client.remote": "kcf-client (remote kernels over SSH)",
 }
 
 

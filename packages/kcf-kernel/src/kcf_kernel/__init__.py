@@ -47,6 +47,8 @@ from ._launch import (
     ipykernel_argv,
     launch_kernel,
 )
+from ._nanny import NannyRequest, relay_attach, run_nanny
+from ._nanny_link import Link, LinkClosed, SocketLink, StreamLink
 from ._paths import jupyter_data_dir, runtime_dir
 from ._reserve import PortReservation, port_is_listening, reserve_ports
 from ._signals import cleanup_on_signals
@@ -118,6 +120,14 @@ __all__ = [
     "find_kernel_specs",
     "get_kernel_spec",
     "kernel_spec_dirs",
+    # the remote nanny
+    "run_nanny",
+    "relay_attach",
+    "NannyRequest",
+    "Link",
+    "StreamLink",
+    "SocketLink",
+    "LinkClosed",
     # errors
     "RuntimeDirError",
     "WriteError",

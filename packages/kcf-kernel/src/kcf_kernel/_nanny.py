@@ -191,14 +191,19 @@ class _Failure(Exception):
         self.exit_status = exit_status
 
 
-def _resolve(request: NannyRequest) -> tuple[list[str], dict[str, str], Strategy]:
+def _resolve(
+    request: NannyRequest,
+) -> tuple[list[str], dict[str, str], Literal["kernel", "handshake", "reserve"]]:
     """The argv, env and strategy to launch with."""
     env = dict(request.env)
     if request.argv is not None:
         argv = list(request.argv)
     elif request.kernelspec is not None:
         try:
-            from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+            from jupyter_client.kernelspec import (  # type: ignore[import-not-found,unused-ignore]
+                KernelSpecManager,
+                NoSuchKernel,
+            )
         except ImportError:
             raise _Failure(
                 "no_kernelspec",
@@ -219,10 +224,9 @@ def _resolve(request: NannyRequest) -> tuple[list[str], dict[str, str], Strategy
         env = {**{str(k): str(v) for k, v in spec.env.items()}, **env}
     else:
         argv = ipykernel_argv()
-    strategy = request.strategy
-    if strategy == "auto":
-        strategy = "kernel" if any("ipykernel" in a for a in argv) else "reserve"
-    return argv, env, strategy
+    if request.strategy != "auto":
+        return argv, env, request.strategy
+    return argv, env, "kernel" if any("ipykernel" in a for a in argv) else "reserve"
 
 
 def _tail(path: Path, lines: int = _TAIL_LINES) -> list[str]:
@@ -386,7 +390,8 @@ class _Nanny:
             if kind == "eof":
                 lost_at = time.monotonic()
                 self.link = None
-                link.close()
+                if link is not None:
+                    link.close()
                 continue
             msg: Message = payload
             mtype = msg.header.msg_type

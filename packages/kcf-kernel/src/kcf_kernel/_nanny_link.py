@@ -26,7 +26,7 @@ import os
 import socket
 import struct
 import threading
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 
 from kcf_spec import Codec, Message, RemoteProtocolError
 
@@ -77,7 +77,7 @@ class StreamLink:
     .. versionadded:: 0.2.0
     """
 
-    def __init__(self, rfile: BinaryIO, wfile: BinaryIO) -> None:
+    def __init__(self, rfile: IO[bytes], wfile: IO[bytes]) -> None:
         self._r = rfile
         self._w = wfile
         self._wlock = threading.Lock()

@@ -18,8 +18,13 @@ class Connection(Protocol):
     connection (``127.0.0.1:LOCAL`` on this side to ``host:port`` seen from the server).
     """
 
-    link: Link
-    backend: str
+    @property
+    def link(self) -> Link:
+        """The nanny command's stdin/stdout."""
+
+    @property
+    def backend(self) -> str:
+        """``"openssh"`` or ``"paramiko"``."""
 
     def forward(
         self,

@@ -268,7 +268,7 @@ class RemoteKernel:
                     conn.close()
                 else:
                     with self._lock:
-                        if self._closing:
+                        if self._closing_now():
                             conn.close()
                             return
                         self._conn = conn
@@ -285,6 +285,9 @@ class RemoteKernel:
             host=self.host,
         )
         self._ended.set()
+
+    def _closing_now(self) -> bool:
+        return self._closing  # read again: close() may have run meanwhile
 
     # -- public surface -------------------------------------------------------------------------
 

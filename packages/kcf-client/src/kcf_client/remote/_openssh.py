@@ -47,6 +47,7 @@ class OpenSSHConnection:
     """One ssh master running ``command`` on the server (see the module docstring)."""
 
     backend = "openssh"
+    link: StreamLink
 
     def __init__(self, options: TunnelOptions, command: Sequence[str], control_path: Path) -> None:
         ssh = find_ssh()
@@ -83,11 +84,14 @@ class OpenSSHConnection:
             raise BackendUnavailable(
                 f"cannot run {ssh}: {self._errors[0]}", server=options.server, backend="openssh"
             )
-        proc = self._proc
-        assert proc is not None
+        proc = self._popen()
         assert proc.stdout is not None
         assert proc.stdin is not None
         self.link = StreamLink(proc.stdout, proc.stdin)
+
+    def _popen(self) -> subprocess.Popen[bytes]:
+        assert self._proc is not None
+        return self._proc
 
     @property
     def pid(self) -> int | None:
