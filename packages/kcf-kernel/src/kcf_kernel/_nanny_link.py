@@ -28,7 +28,7 @@ import struct
 import threading
 from typing import IO, Protocol
 
-from kcf_spec import Codec, Message, RemoteProtocolError
+from kcf_spec import Codec, KcfError, Message, RemoteProtocolError
 
 __all__ = [
     "Link",
@@ -48,7 +48,7 @@ MAX_RECORD = 16 * 1024 * 1024
 _MAX_FRAMES = 64
 
 
-class LinkClosed(EOFError):
+class LinkClosed(KcfError, EOFError):
     """The link's stream ended (the peer closed it or went away).
 
     .. versionadded:: 0.2.0
