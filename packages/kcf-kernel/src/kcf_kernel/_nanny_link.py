@@ -26,6 +26,7 @@ import os
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from typing import IO, Protocol
 
 from kcf_spec import Codec, KcfError, Message, RemoteProtocolError
@@ -84,16 +85,7 @@ class StreamLink:
         self._closed = False
 
     def read_exact(self, n: int) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            try:
-                chunk = self._r.read(n - len(buf))
-            except (OSError, ValueError) as exc:  # ValueError: read on a closed file
-                raise LinkClosed(str(exc)) from exc
-            if not chunk:
-                raise LinkClosed("end of stream")
-            buf += chunk
-        return bytes(buf)
+        return _read_exact(self._r.read, n, (OSError, ValueError))  # ValueError: closed file
 
     def write(self, data: bytes) -> None:
         with self._wlock:
@@ -124,16 +116,7 @@ class SocketLink:
         self._closed = False
 
     def read_exact(self, n: int) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            try:
-                chunk = self._sock.recv(n - len(buf))
-            except OSError as exc:
-                raise LinkClosed(str(exc)) from exc
-            if not chunk:
-                raise LinkClosed("end of stream")
-            buf += chunk
-        return bytes(buf)
+        return _read_exact(self._sock.recv, n, (OSError,))
 
     def write(self, data: bytes) -> None:
         with self._wlock:
@@ -149,6 +132,22 @@ class SocketLink:
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
+
+
+def _read_exact(
+    read: Callable[[int], bytes | None], n: int, errors: tuple[type[Exception], ...]
+) -> bytes:
+    """Exactly ``n`` bytes from ``read``; :class:`LinkClosed` at the end or on ``errors``."""
+    buf = bytearray()
+    while len(buf) < n:
+        try:
+            chunk = read(n - len(buf))
+        except errors as exc:
+            raise LinkClosed(str(exc)) from exc
+        if not chunk:
+            raise LinkClosed("end of stream")
+        buf += chunk
+    return bytes(buf)
 
 
 def encode_frames(frames: list[bytes]) -> bytes:
