@@ -222,3 +222,15 @@ class TestRemoteKernel:
                 list(pool.map(lambda k: k.close(), kernels))
         for k in kernels:
             _gone(remote, k)
+
+
+class TestRemoteKernelspec:
+    def test_remote_unknown_kernelspec(self, remote: Remote) -> None:
+        """A kernelspec the remote host lacks: RemoteLaunchFailed naming it and what exists."""
+        with pytest.raises(RemoteLaunchFailed, match="no-such-kernel-xyz"):
+            start_remote_kernel(
+                "kcf-plain",
+                backend="openssh",
+                **remote.kwargs(kernelspec="no-such-kernel-xyz"),  # type: ignore[arg-type]
+            )
+        wait_for(lambda: remote.leftovers() == [], 30, "remote files removed")

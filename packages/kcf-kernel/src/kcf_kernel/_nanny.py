@@ -52,7 +52,9 @@ from typing import Any, Literal
 
 from kcf_spec import Codec, KcfError, Message, RemoteProtocolError, SignatureError
 
-from ._launch import KernelProcess, ipykernel_argv, launch_kernel
+from ._errors import KernelSpecError, NoSuchKernelSpec
+from ._kernelspec import KernelSpec, find_kernel_specs, get_kernel_spec
+from ._launch import ipykernel_argv, launch_kernel
 from ._nanny_link import (
     Link,
     LinkClosed,
@@ -64,6 +66,8 @@ from ._nanny_link import (
 )
 from ._paths import ensure_private_dir
 from ._paths import runtime_dir as _runtime_dir
+from ._plan import PortStrategy, default_port_strategy
+from ._process import KernelProcess
 
 __all__ = ["NannyRequest", "run_nanny", "relay_attach", "main", "nanny_dir", "DEFAULT_GRACE"]
 
@@ -191,42 +195,25 @@ class _Failure(Exception):
         self.exit_status = exit_status
 
 
-def _resolve(
-    request: NannyRequest,
-) -> tuple[list[str], dict[str, str], Literal["kernel", "handshake", "reserve"]]:
-    """The argv, env and strategy to launch with."""
+def _resolve(request: NannyRequest) -> tuple[list[str], dict[str, str], PortStrategy]:
+    """The argv, env and port strategy to launch with (``"auto"``: kcf's default for it)."""
     env = dict(request.env)
+    spec: KernelSpec | None = None
     if request.argv is not None:
         argv = list(request.argv)
     elif request.kernelspec is not None:
         try:
-            from jupyter_client.kernelspec import (  # type: ignore[import-not-found,unused-ignore]
-                KernelSpecManager,
-                NoSuchKernel,
-            )
-        except ImportError:
-            raise _Failure(
-                "no_kernelspec",
-                f"kernelspec {request.kernelspec!r} needs jupyter_client on this host: "
-                f"{sys.executable} -m pip install jupyter_client",
-            ) from None
-        ksm = KernelSpecManager()
-        try:
-            spec = ksm.get_kernel_spec(request.kernelspec)
-        except NoSuchKernel:
-            known = ", ".join(sorted(ksm.find_kernel_specs())) or "none"
-            raise _Failure(
-                "no_kernelspec",
-                f"no kernelspec {request.kernelspec!r} on {socket.gethostname()} "
-                f"(installed: {known})",
-            ) from None
+            spec = get_kernel_spec(request.kernelspec)
+        except (NoSuchKernelSpec, KernelSpecError) as exc:
+            known = ", ".join(sorted(find_kernel_specs())) or "none"
+            raise _Failure("no_kernelspec", f"{exc} (on {socket.gethostname()}: {known})") from None
         argv = list(spec.argv)
-        env = {**{str(k): str(v) for k, v in spec.env.items()}, **env}
+        env = {**spec.env, **env}
     else:
         argv = ipykernel_argv()
     if request.strategy != "auto":
         return argv, env, request.strategy
-    return argv, env, "kernel" if any("ipykernel" in a for a in argv) else "reserve"
+    return argv, env, default_port_strategy(argv, spec)
 
 
 def _tail(path: Path, lines: int = _TAIL_LINES) -> list[str]:
