@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kcf_client._cli import _parse, main
+from kcf_client._cli import main
+from kcf_client._cli import parse as _parse
 
 pytestmark = pytest.mark.interop
 
