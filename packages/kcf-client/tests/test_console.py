@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.console, pytest.mark.interop]
 
 
 class TestJupyterConsole:
+    @pytest.mark.timeout(400)  # start-up and result under load; the waits inside are deadlines
     def test_console_in_pty_evaluates_1_plus_1(self, ipykernel_file: Path) -> None:
         """jupyter-console attached via launch_console answers `1+1` with 2 in a terminal.
 
