@@ -28,13 +28,13 @@ def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
         with RunningKernel(args, signals) as running:
             kernel = running.kernel
             running.wait_until_ready(args.timeout)
+            started = True
             path = kernel.connection_file
             out.emit(
                 {"path": str(path), "pid": kernel.pid},
                 f"{path}\nkernel running (pid {kernel.pid}); Ctrl-C to stop it",
             )
             sys.stdout.flush()
-            started = True
             code = kernel.popen.wait()
     except Stopped as stop:
         # Stopping a running kernel is how `kcf start` ends; during start-up it is not.
