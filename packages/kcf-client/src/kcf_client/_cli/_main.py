@@ -6,10 +6,8 @@ Only the ``kcf`` command prints. Every error is one line, ``kcf: error: ...`` on
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from ._args import Parser, UsageError
 from ._commands import COMMANDS, NEEDS_SIGNALS
 from ._output import (
     ERROR,
@@ -27,8 +25,10 @@ from ._output import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
 
+    from ._args import Parser
     from ._lifecycle import StopSignals
 
 
@@ -55,7 +55,11 @@ def _command_word(args: Sequence[str]) -> str | None:
 
 def _parser(command: str | None) -> Parser:
     """The ``kcf`` parser; only ``command``'s own options are built (and its module imported)."""
+    import argparse
+
     from kcf_client import __version__
+
+    from ._args import Parser
 
     p = Parser(
         prog="kcf",
@@ -105,6 +109,8 @@ def parse(args_list: Sequence[str]) -> argparse.Namespace:
     Raises:
         UsageError: bad arguments, or arguments after ``--`` for a command without any.
     """
+    from ._args import UsageError
+
     words = list(args_list)
     trailing: list[str] | None = None
     if "--" in words:
@@ -177,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args_list: list[str], signals: StopSignals | None) -> int:
     head = args_list[: args_list.index("--")] if "--" in args_list else args_list
     out = Out("--json" in head)
+    from ._args import UsageError
+
     try:
         args = parse(args_list)
     except UsageError as exc:
