@@ -359,6 +359,32 @@ class TestCliStartSignals:
             assert proc.returncode == 0  # the way to stop a running `kcf start`
 
 
+    def test_cli_run_signal_while_code_runs_leaves_nothing(self, tmp_path: Path) -> None:
+        """SIGTERM while `kcf run`'s code runs ends kcf (128 + 15) with no kernel, no file."""
+        rt = tmp_path / "rt"
+        rt.mkdir(mode=0o700)
+        marker = tmp_path / "running"
+        code = f"open({str(marker)!r}, 'w').close()\nimport time\ntime.sleep(600)"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kcf_client", "run", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(rt)),
+        )
+        try:
+            _wait_for(marker.exists, 90, "the code running")
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        _wait_for(lambda: not _kernel_pids(str(rt)), 30, "the kernel's end")
+        assert list(rt.glob("kernel-*.json")) == []
+
+
 class TestCliStop:
     def test_cli_stop_ends_kernel_and_removes_file(
         self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]

@@ -1,9 +1,11 @@
 """One kernel lifecycle for ``kcf start`` and ``kcf run``: launch, use, stop, clean up.
 
 Signals: :class:`StopSignals` is installed when ``main`` begins, before any kernel exists.
-SIGTERM, SIGHUP and SIGINT then stop the command, but never in the middle of launching a
-kernel or tearing it down (they are held there, and act once that step is over), so no
-signal can leave a kernel process or its connection file behind.
+SIGTERM, SIGHUP and SIGINT are then only noted, never raised at a random point (an exception
+in the middle of a launch or of ZeroMQ's socket set-up could leave a kernel, a file or a
+blocked context behind). They act at safe points: a wait that is :meth:`~StopSignals.interruptible`
+(no ZeroMQ inside), a check between slices of a wait, or a callback that ends the kernel so
+that what waits on it returns.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING
 
@@ -38,17 +40,18 @@ class Stopped(KeyboardInterrupt):
 
 
 class StopSignals:
-    """SIGTERM, SIGHUP and SIGINT raise :class:`Stopped`, except while :meth:`held`.
+    """SIGTERM, SIGHUP and SIGINT, noted when they arrive and acted on at safe points.
 
-    Only the first signal raises; later ones (a second Ctrl-C while stopping) are noted and
-    ignored, so the clean-up they would interrupt runs to its end. A signal ignored when this
-    is installed (SIGHUP under ``nohup``) stays ignored.
+    Only the first signal acts; later ones (a second Ctrl-C while stopping) are ignored, so
+    the clean-up runs to its end. A signal ignored when this is installed (SIGHUP under
+    ``nohup``) stays ignored.
     """
 
     def __init__(self) -> None:
         self.received: int | None = None
         self._raised = False
-        self._holding = 0
+        self._interruptible = False
+        self._on_stop: Callable[[], object] | None = None
         self._previous: dict[int, signal._HANDLER] = {}
 
     def install(self) -> None:
@@ -65,10 +68,13 @@ class StopSignals:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is None:
-            self.received = signum
-        if not self._holding:
+        if self.received is not None:
+            return
+        self.received = signum
+        if self._interruptible:
             self.act()
+        elif self._on_stop is not None:
+            self._on_stop()
 
     def act(self) -> None:
         """Raise :class:`Stopped` for a signal that arrived and has not acted yet."""
@@ -77,16 +83,25 @@ class StopSignals:
             raise Stopped(self.received)
 
     @contextlib.contextmanager
-    def held(self, *, act_after: bool = True) -> Iterator[None]:
-        """Within the block, a stop signal is only noted; it acts when the block ends
-        (``act_after``), or not at all (teardown: the command is ending anyway)."""
-        self._holding += 1
+    def interruptible(self) -> Iterator[None]:
+        """A block where a stop signal raises :class:`Stopped` at once (a plain wait: no
+        launch, no ZeroMQ, no clean-up inside). A signal noted before acts on entry."""
+        self.act()
+        self._interruptible = True
         try:
             yield
         finally:
-            self._holding -= 1
-        if act_after and not self._holding:
-            self.act()
+            self._interruptible = False
+
+    @contextlib.contextmanager
+    def on_stop(self, callback: Callable[[], object]) -> Iterator[None]:
+        """Within the block, a stop signal calls ``callback`` (in the signal handler: it must
+        be quick and must not raise); the waits it ends then return or fail by themselves."""
+        self._on_stop = callback
+        try:
+            yield
+        finally:
+            self._on_stop = None
 
 
 def _kernel_argv(args: argparse.Namespace) -> tuple[list[str], str]:
@@ -125,9 +140,10 @@ def _launch(args: argparse.Namespace) -> KernelProcess:
 class RunningKernel:
     """A kernel started for the command, stopped and cleaned up when the block ends.
 
-    Entering launches (with stop signals held); leaving asks a kernel that was ready to
-    shut down (``shutdown_request``), then :meth:`KernelProcess.close` stops what is left
-    and removes the files (stop signals held again).
+    Entering launches; a stop signal noted meanwhile then stops it at once. Leaving asks a
+    kernel that was ready to shut down (``shutdown_request``), then
+    :meth:`KernelProcess.close` stops what is left and removes the files. Stop signals only
+    act between these steps, never inside one.
     """
 
     def __init__(self, args: argparse.Namespace, signals: StopSignals) -> None:
@@ -144,17 +160,39 @@ class RunningKernel:
         return self._kernel
 
     def wait_until_ready(self, timeout: float) -> None:
-        """Return once the kernel answers ``kernel_info_request``."""
-        from kcf_client._blocking import KernelConnection
+        """Return once the kernel answers ``kernel_info_request``; a stop signal ends the
+        wait within a fraction of a second (checked between short waits).
 
+        Raises:
+            Stopped: a stop signal arrived.
+            KernelTimeout: no answer within ``timeout``.
+        """
+        import time
+
+        from kcf_client._blocking import KernelConnection
+        from kcf_client._errors import KernelTimeout
+
+        deadline = time.monotonic() + timeout
         with KernelConnection(self.kernel.info, path=self.kernel.connection_file) as kc:
-            kc.wait_until_ready(timeout)
+            while True:
+                left = deadline - time.monotonic()
+                try:
+                    kc.wait_until_ready(max(0.01, min(0.25, left)))
+                    break
+                except KernelTimeout:
+                    if self._signals.received is not None or left <= 0.25:
+                        self._signals.act()
+                        raise
+        self._signals.act()
         self.ready = True
 
+    def end_on_stop(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block, a stop signal terminates the kernel's process group, so that
+        whatever waits on the kernel (running code) ends with :class:`KernelDied`."""
+        return self._signals.on_stop(lambda: self.kernel.signal_group(signal.SIGTERM))
+
     def __enter__(self) -> RunningKernel:
-        # Held: a signal here acts once the kernel is ours to close (in __exit__).
-        with self._signals.held(act_after=False):
-            self._kernel = _launch(self._args)
+        self._kernel = _launch(self._args)  # a signal here is noted, and acts just below
         try:
             self._signals.act()  # a signal that came during the launch
         except BaseException:
@@ -174,10 +212,9 @@ class RunningKernel:
         kernel = self._kernel
         if kernel is None:
             return
-        with self._signals.held(act_after=False):
-            if self.ready and kernel.poll() is None:
-                self._shut_down(kernel)
-            kernel.close()
+        if self.ready and kernel.poll() is None:
+            self._shut_down(kernel)
+        kernel.close()
 
     @staticmethod
     def _shut_down(kernel: KernelProcess) -> None:

@@ -212,6 +212,8 @@ def _main(args_list: list[str], signals: StopSignals | None) -> int:
     except (KcfError, CliError, OSError) as exc:
         if debug:
             raise
+        if signals is not None and signals.received is not None:
+            return 128 + signals.received  # what failed did because we were stopping it
         code = _exit_code(exc)
         out.error(one_line(exc), type(exc).__name__, code)
         return code

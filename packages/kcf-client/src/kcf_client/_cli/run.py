@@ -31,7 +31,11 @@ def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
         running.wait_until_ready(args.timeout)
         # Find it as any other client would: by the name of the file it wrote.
         path = find(running.kernel.connection_file.name)
-        with KernelConnection(ConnectionInfo.load(path), path=path) as kc:
+        with (
+            KernelConnection(ConnectionInfo.load(path), path=path) as kc,
+            running.end_on_stop(),
+        ):
             result = kc.execute(code, timeout=args.timeout)
+        signals.act()  # stopped while the code ran: no result to print
     sys.stdout.flush()
     return print_result(result, out)

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
                 f"{path}\nkernel running (pid {kernel.pid}); Ctrl-C to stop it",
             )
             sys.stdout.flush()
-            code = kernel.popen.wait()
+            with signals.interruptible():
+                code = kernel.popen.wait()
     except Stopped as stop:
         # Stopping a running kernel is how `kcf start` ends; during start-up it is not.
         return OK if started else 128 + stop.signum

@@ -37,12 +37,13 @@ def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
                 f"{local}\ntunnel to {args.server} open; Ctrl-C to close it",
             )
             sys.stdout.flush()
-            while not t.wait(0.5):
-                pass
+            with signals.interruptible():
+                while not t.wait(0.5):
+                    pass
         except Stopped:
             return OK
         finally:
-            with signals.held(act_after=False), contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):
                 os.unlink(local)
         t.check()  # died: TunnelDied says how (ssh's last words for OpenSSH)
     raise CliError("the tunnel closed", ERROR)
