@@ -358,7 +358,6 @@ class TestCliStartSignals:
         if stage == "ready":
             assert proc.returncode == 0  # the way to stop a running `kcf start`
 
-
     def test_cli_run_signal_while_code_runs_leaves_nothing(self, tmp_path: Path) -> None:
         """SIGTERM while `kcf run`'s code runs ends kcf (128 + 15) with no kernel, no file."""
         rt = tmp_path / "rt"
