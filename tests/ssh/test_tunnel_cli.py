@@ -120,12 +120,14 @@ class TestKcfSshOption:
 
 
 class TestKcfConsoleOverSsh:
+    @pytest.mark.timeout(400)  # a console start-up under load; the waits inside are deadlines
     def test_kcf_console_ssh_evaluates_in_pty(
         self, sshd: Any, kernel: Any, backend: str, tmp_path: Path
     ) -> None:
         """``kcf console FILE --ssh SERVER`` runs jupyter-console through the tunnel."""
         import pty
-        import select
+
+        from consolepty import evaluate, read_until
 
         remote = _remote_file(kernel, tmp_path)
         master, slave = pty.openpty()
@@ -153,26 +155,11 @@ class TestKcfConsoleOverSsh:
         )
         os.close(slave)
 
-        def read_until(needle: bytes, timeout: float) -> bytes:
-            buf = b""
-            deadline = time.monotonic() + timeout
-            while needle not in buf and time.monotonic() < deadline:
-                if select.select([master], [], [], 0.2)[0]:
-                    try:
-                        chunk = os.read(master, 4096)
-                    except OSError:
-                        break
-                    buf += chunk
-            assert needle in buf, buf[-800:]
-            return buf
-
         try:
-            read_until(b"In [", 60)
-            os.write(master, b"6*7\r")
-            out = read_until(b"Out[", 30) + read_until(b"In [", 30)
-            assert b"42" in out.split(b"Out[", 1)[1]
+            read_until(master, b"In [", 180)  # ssh and jupyter-console start-up, under load
+            assert b"42" in evaluate(master, b"6*7", 120)
             os.write(master, b"exit(keep_kernel=True)\r")  # plain exit shuts it down
-            assert proc.wait(timeout=30) == 0
+            assert proc.wait(timeout=60) == 0
         finally:
             if proc.poll() is None:
                 proc.kill()

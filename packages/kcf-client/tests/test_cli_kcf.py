@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kcf_client._cli import _parse, main
+from kcf_client._cli import main
+from kcf_client._cli import parse as _parse
+from kcf_spec import Channel
 
 pytestmark = pytest.mark.interop
 
@@ -193,3 +197,233 @@ class TestCliParse:
         """A command without a program to start refuses arguments after ``--`` (exit 2)."""
         assert main(["ping", "kernel-1.json", "--", "x"]) == 2
         assert "takes no arguments after '--'" in capsys.readouterr().err
+
+
+class TestCliIssue9:
+    def test_cli_list_closed_pipe_is_quiet_success(self, runtime_dir: Path) -> None:
+        """`kcf list | head -1`: a reader that closed the pipe ends kcf quietly, exit 0."""
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader is gone before kcf writes a byte
+        try:
+            p = subprocess.run(
+                [sys.executable, "-m", "kcf_client", "list", "--no-check"],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=90,
+                env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime_dir)),
+            )
+        finally:
+            os.close(write_end)
+        assert p.returncode == 0
+        assert p.stderr == ""
+
+    def test_cli_ping_json_dead_prints_json(
+        self, tmp_path: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """ping --json on a silent kernel prints a JSON verdict (alive: false), exit 4."""
+        f = h.write(tmp_path / "kernel-dead.json", h.dead_info())
+        assert main(["ping", str(f), "--timeout", "0.2", "--json"]) == 4
+        captured = capsys.readouterr()
+        doc = json.loads(captured.out)
+        assert doc["alive"] is False
+        assert doc["path"] == str(f)
+        assert captured.err == ""
+
+    def test_cli_json_error_is_json_on_stdout(
+        self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """With --json an error is one JSON document on stdout, nothing on stderr."""
+        assert main(["info", "no-such-kernel", "--json"]) == 3
+        captured = capsys.readouterr()
+        err = json.loads(captured.out)["error"]
+        assert err["exit_code"] == 3
+        assert str(runtime_dir) in err["message"]
+        assert captured.err == ""
+
+    def test_cli_exec_error_shows_traceback_without_colours(
+        self, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """exec shows the kernel's whole traceback (not only the last line); no ANSI off a tty."""
+        assert main(["exec", str(ipykernel_file), "def f():\n    return 1/0\nf()"]) == 1
+        err = capsys.readouterr().err
+        assert "ZeroDivisionError" in err
+        assert "return 1/0" in err  # a frame of the traceback, not only its last line
+        assert "\x1b[" not in err
+
+    def test_cli_exec_timeout_interrupts_the_code(
+        self, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Code still running at --timeout is interrupted, and kcf says so (exit 4)."""
+        code = "import time\nfor _ in range(600): time.sleep(0.1)"
+        assert main(["exec", str(ipykernel_file), code, "--timeout", "1"]) == 4
+        assert "interrupted it" in capsys.readouterr().err
+        # Not interrupted, the kernel would be busy for a minute and this would time out.
+        assert main(["exec", str(ipykernel_file), "6*7", "--timeout", "30"]) == 0
+        assert capsys.readouterr().out == "42\n"
+
+    def test_cli_list_empty_says_where(
+        self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """list with nothing found names the pattern and the directory it looked in."""
+        assert main(["list"]) == 0
+        out = capsys.readouterr().out
+        assert "no connection files" in out
+        assert str(runtime_dir) in out
+        assert "kernel-*.json" in out
+
+    def test_cli_info_show_key_text(
+        self, ipykernel_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """info --show-key prints the key in text mode too."""
+        key = json.loads(ipykernel_file.read_text())["key"]
+        assert main(["info", str(ipykernel_file), "--show-key"]) == 0
+        assert f"key:       {key}" in capsys.readouterr().out
+
+    def test_cli_console_validates_file_first(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """console refuses an invalid FILE with our error (pointer), before any console runs."""
+        bad = tmp_path / "kernel-bad.json"
+        bad.write_text('{"shell_port": "x"}')
+        monkeypatch.setenv("PATH", str(tmp_path))  # no console to start: it must not get there
+        assert main(["console", str(bad)]) == 1
+        err = capsys.readouterr().err
+        assert str(bad) in err
+        assert "jupyter-console" not in err
+
+    @pytest.mark.parametrize(("code", "text"), [(-15, "killed by SIGTERM"), (3, "code 3")])
+    def test_exit_status_text_names_signal(self, code: int, text: str) -> None:
+        """A negative exit status is told as the signal that killed the process."""
+        from kcf_client._cli._output import exit_status_text
+
+        assert text in exit_status_text(code)
+
+
+def _kernel_pids(marker: str) -> set[int]:
+    """Processes whose command line holds ``marker`` (kernels started with our runtime dir)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        if marker.encode() in cmdline and "State:\tZ" not in status:
+            found.add(int(proc.name))
+    return found
+
+
+def _wait_for(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not seen within {timeout}s"
+        time.sleep(0.01)  # polling an event with a deadline, not a fixed wait
+
+
+class TestCliStartSignals:
+    @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+    @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP", "SIGINT"])
+    @pytest.mark.parametrize("stage", ["at-once", "file-written", "kernel-spawned", "ready"])
+    def test_cli_start_signal_leaves_nothing(self, tmp_path: Path, sig: str, stage: str) -> None:
+        """A stop signal at any moment of `kcf start` leaves no kernel process and no file."""
+        rt = tmp_path / "rt"
+        rt.mkdir(mode=0o700)
+        env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(rt))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kcf_client", "start", "--kernel", "example"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        try:
+            if stage == "file-written":
+                _wait_for(lambda: any(rt.glob("kernel-*.json")), 60, "a connection file")
+            elif stage == "kernel-spawned":
+                _wait_for(lambda: _kernel_pids(str(rt)), 60, "a kernel process")
+            elif stage == "ready":
+                assert proc.stdout is not None
+                assert proc.stdout.readline().startswith(str(rt).encode())
+            proc.send_signal(getattr(signal, sig))
+            proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        _wait_for(lambda: not _kernel_pids(str(rt)), 30, "the kernel's end")
+        assert list(rt.glob("kernel-*.json")) == []
+        if stage == "ready":
+            assert proc.returncode == 0  # the way to stop a running `kcf start`
+
+    def test_cli_run_signal_while_code_runs_leaves_nothing(self, tmp_path: Path) -> None:
+        """SIGTERM while `kcf run`'s code runs ends kcf (128 + 15) with no kernel, no file."""
+        rt = tmp_path / "rt"
+        rt.mkdir(mode=0o700)
+        marker = tmp_path / "running"
+        code = f"open({str(marker)!r}, 'w').close()\nimport time\ntime.sleep(600)"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kcf_client", "run", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(rt)),
+        )
+        try:
+            _wait_for(marker.exists, 90, "the code running")
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        _wait_for(lambda: not _kernel_pids(str(rt)), 30, "the kernel's end")
+        assert list(rt.glob("kernel-*.json")) == []
+
+
+class TestCliStop:
+    def test_cli_stop_ends_kernel_and_removes_file(
+        self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`kcf stop FILE` shuts the kernel down, proves it gone, removes its file."""
+        import kcf_kernel
+
+        kernel = kcf_kernel.launch_kernel(
+            kcf_kernel.ipykernel_argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        with kernel:
+            from kcf_client import connect
+
+            with connect(kernel.connection_file) as kc:
+                kc.wait_until_ready(60)
+            assert main(["stop", str(kernel.connection_file), "--timeout", "60"]) == 0
+            assert "kernel stopped" in capsys.readouterr().out
+            assert kernel.popen.wait(timeout=30) == 0  # it exited by itself, cleanly
+            assert not kernel.connection_file.exists()
+
+    def test_cli_stop_dead_kernel_file_removed(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """stop on a file whose kernel is already gone removes the file (exit 0)."""
+        f = h.write(runtime_dir / "kernel-dead.json", h.dead_info())
+        assert main(["stop", str(f), "--timeout", "5", "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["gone"] is True
+        assert doc["file_removed"] is True
+        assert not f.exists()
+
+    def test_cli_stop_unproven_death_keeps_file(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A silent heartbeat with a port still open is not proof of death: file kept, exit 1."""
+        import socket
+
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            info = h.dead_info().replace(ports={Channel.SHELL: taken.getsockname()[1]})
+            f = h.write(runtime_dir / "kernel-unsure.json", info)
+            assert main(["stop", str(f), "--timeout", "2"]) == 1
+        assert "not provably gone" in capsys.readouterr().err
+        assert f.exists()

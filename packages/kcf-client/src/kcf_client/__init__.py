@@ -1,36 +1,41 @@
 """kcf-client: find, list and prune connection files; connect to kernels and talk to them.
 
 The blocking API lives here; :mod:`kcf_client.asyncio` has the same names for asyncio.
-Modules that need pyzmq are imported on first use, so ``import kcf_client`` stays cheap.
+Every name is imported on first use, so ``import kcf_client`` (and ``kcf --version``)
+stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
-from ._errors import (
-    ChannelError,
-    ClientError,
-    ConnectionClosed,
-    ExecutionError,
-    KernelDied,
-    KernelTimeout,
-    MalformedReply,
-    NotInKernel,
-    ProgramNotFound,
-)
-from ._find import (
-    default_runtime_dir,
-    default_search_path,
-    find_connection_file,
-    find_connection_files,
-)
+# Not `from typing import TYPE_CHECKING`: typing costs milliseconds at every `kcf` start
+# (type checkers treat any name TYPE_CHECKING as true).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._blocking import KernelConnection, connect
     from ._compat import get_connection_file, get_connection_info
     from ._console import connect_qtconsole, console_argv, launch_console
+    from ._errors import (
+        ChannelError,
+        ClientError,
+        ConnectionClosed,
+        ExecutionError,
+        KernelDied,
+        KernelTimeout,
+        MalformedReply,
+        NotInKernel,
+        ProgramNotFound,
+    )
+    from ._find import (
+        default_runtime_dir,
+        default_search_path,
+        find_connection_file,
+        find_connection_files,
+    )
     from ._listing import (
         DEFAULT_CONFIRM,
         DEFAULT_GRACE,
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
         prune,
     )
     from ._results import ErrorInfo, ExecuteResult
+    from ._stop import StopResult, stop_kernel
 
 __version__ = "0.1.0"
 
@@ -65,6 +71,9 @@ __all__ = [
     "KernelConnection",
     "ExecuteResult",
     "ErrorInfo",
+    # stopping
+    "stop_kernel",
+    "StopResult",
     # consoles
     "launch_console",
     "console_argv",
@@ -86,6 +95,21 @@ __all__ = [
 ]
 
 _LAZY = {
+    "find_connection_file": "_find",
+    "find_connection_files": "_find",
+    "default_runtime_dir": "_find",
+    "default_search_path": "_find",
+    "ClientError": "_errors",
+    "KernelTimeout": "_errors",
+    "KernelDied": "_errors",
+    "ChannelError": "_errors",
+    "ConnectionClosed": "_errors",
+    "ExecutionError": "_errors",
+    "MalformedReply": "_errors",
+    "ProgramNotFound": "_errors",
+    "NotInKernel": "_errors",
+    "stop_kernel": "_stop",
+    "StopResult": "_stop",
     "connect": "_blocking",
     "KernelConnection": "_blocking",
     "ExecuteResult": "_results",

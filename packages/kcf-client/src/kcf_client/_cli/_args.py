@@ -1,0 +1,138 @@
+"""Argument types and option groups that several commands share."""
+
+from __future__ import annotations
+
+import argparse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+__all__ = [
+    "Parser",
+    "UsageError",
+    "positive_float",
+    "nonnegative_float",
+    "positive_int",
+    "add_ssh_options",
+    "add_ssh_files",
+    "add_ssh_backend",
+    "add_dir_options",
+    "add_kernel_options",
+]
+
+
+class UsageError(Exception):
+    """Bad arguments (exit code 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser that raises :class:`UsageError` instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.removeprefix("kcf").strip()
+        raise UsageError(f"{where}: {message}" if where else message)
+
+
+def _number(text: str, kind: type[float] | type[int], lowest: float, strict: bool) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    import math
+
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if value < lowest or (strict and value == lowest):
+        bound = f"greater than {lowest:g}" if strict else f"at least {lowest:g}"
+        raise argparse.ArgumentTypeError(f"must be {bound}, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A float > 0 (a timeout: 0 or less would never wait, or wait forever)."""
+    return float(_number(text, float, 0.0, strict=True))
+
+
+def nonnegative_float(text: str) -> float:
+    """A float >= 0."""
+    return float(_number(text, float, 0.0, strict=False))
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1."""
+    return int(_number(text, int, 1, strict=False))
+
+
+def add_ssh_files(p: argparse.ArgumentParser) -> None:
+    """``--ssh-config`` and ``--ssh-identity``."""
+    p.add_argument(
+        "--ssh-config",
+        metavar="FILE",
+        default=None,
+        help="ssh configuration file (default ~/.ssh/config)",
+    )
+    p.add_argument("--ssh-identity", metavar="FILE", default=None, help="private key to try first")
+
+
+def add_ssh_backend(p: argparse.ArgumentParser) -> None:
+    """``--ssh-backend`` and ``--accept-new``."""
+    p.add_argument(
+        "--ssh-backend",
+        default="auto",
+        choices=["auto", "openssh", "paramiko"],
+        help="how to run the tunnel (default: auto)",
+    )
+    p.add_argument(
+        "--accept-new", action="store_true", help="accept and remember an unknown host key"
+    )
+
+
+def add_ssh_options(p: argparse.ArgumentParser) -> None:
+    """``--ssh SERVER`` and the tunnel's options, for commands that talk to a kernel."""
+    p.add_argument(
+        "--ssh",
+        metavar="SERVER",
+        default=None,
+        help="reach the kernel through an SSH tunnel to [user@]host[:port]",
+    )
+    add_ssh_backend(p)
+    add_ssh_files(p)
+
+
+def add_dir_options(p: argparse.ArgumentParser) -> None:
+    """``--dir``, ``--pattern`` and the heartbeat ``--timeout`` (list, prune)."""
+    p.add_argument(
+        "--dir",
+        action="append",
+        metavar="DIR",
+        help="look in DIR (repeatable; default the runtime directory)",
+    )
+    p.add_argument("--pattern", default=None, help="file names to consider (default kernel-*.json)")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=1.0,
+        help="seconds to wait for the heartbeats (default 1)",
+    )
+
+
+def add_kernel_options(p: argparse.ArgumentParser) -> None:
+    """Which kernel to start and how long to wait for it (start, run)."""
+    p.add_argument(
+        "--kernel",
+        choices=["auto", "ipykernel", "example"],
+        default="auto",
+        help="auto: ipykernel when installed, else the example kernel",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=30.0,
+        help="seconds to wait for the kernel (default 30)",
+    )
+    p.add_argument(
+        "--kernel-output",
+        action="store_true",
+        help="let the kernel's own stdout/stderr through",
+    )

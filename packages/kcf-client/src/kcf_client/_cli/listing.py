@@ -1,0 +1,59 @@
+"""``kcf list``: connection files with their kernels' liveness."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._args import Parser, add_dir_options
+from ._output import OK, Out, age, table
+
+__all__ = ["add_arguments", "run", "searched"]
+
+
+def add_arguments(p: Parser) -> None:
+    add_dir_options(p)
+    p.add_argument("--no-check", action="store_true", help="do not ping the kernels")
+
+
+def searched(args: argparse.Namespace) -> str:
+    """Where list and prune looked, in words: ``kernel-*.json in /run/user/1000/jupyter``."""
+    from kcf_client._find import default_runtime_dir
+    from kcf_client._listing import DEFAULT_PATTERN
+
+    dirs = [Path(d) for d in args.dir] if args.dir else [default_runtime_dir()]
+    return f"{args.pattern or DEFAULT_PATTERN} in {', '.join(map(str, dirs))}"
+
+
+def run(args: argparse.Namespace, out: Out) -> int:
+    from kcf_client._listing import DEFAULT_PATTERN, list_kernels
+
+    entries = list_kernels(
+        args.dir or None,
+        pattern=args.pattern or DEFAULT_PATTERN,
+        check=not args.no_check,
+        timeout=args.timeout,
+    )
+
+    def text() -> str:
+        if not entries:
+            return f"no connection files ({searched(args)})"
+        rows = [["STATE", "KERNEL", "TRANSPORT", "ADDRESS", "AGE", "FILE"]]
+        notes = []
+        for e in entries:
+            rows.append(
+                [
+                    e.state.value,
+                    e.kernel_name or "-",
+                    e.transport or "-",
+                    e.address or "-",
+                    age(e.age),
+                    str(e.path),
+                ]
+            )
+            if e.state.value in ("invalid", "unknown", "dead"):
+                notes.append(f"{e.path}: {e.reason}")
+        return table(rows) + ("\n\n" + "\n".join(notes) if notes else "")
+
+    out.emit([e.to_dict() for e in entries], text)
+    return OK
