@@ -165,18 +165,20 @@ class TestKernelSpecs:
 
 
 def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie nobody reaps counts as dead)."""
+    """Whether any thread of ``pid`` runs (a zombie nobody reaps counts as dead).
+
+    The main thread can be a zombie while other threads (zmq's I/O threads) still run
+    and hold the kernel's sockets open: the process ends when its last thread does.
+    """
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        tids = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
         return False
-    except OSError:  # pragma: no cover - no /proc
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+    for tid in tids:
+        with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/task/{tid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                return True
+    return False
 
 
 def _dies(pid: int, timeout: float = 60) -> bool:
