@@ -29,6 +29,7 @@ from ._handshake import (
     Dialect,
     HandshakeAnswer,
     PortReport,
+    build_refusal,
     build_reply,
     build_report,
     check_dialect,
@@ -82,6 +83,7 @@ __all__ = [
     "build_report",
     "parse_report",
     "build_reply",
+    "build_refusal",
     "parse_reply",
     "dialect_for_kernelspec",
     # schema

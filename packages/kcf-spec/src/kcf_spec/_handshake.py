@@ -4,19 +4,15 @@ JEP 66 lets a kernel bind its own ports and report them to a *registration socke
 launcher bound. Three mutually incompatible dialects are deployed; this module knows each
 one's registration file, report and reply, as frames in and frames out (no sockets):
 
-========== ================================ ================================ =========================
-dialect    registration file                kernel's report                  launcher's reply
-========== ================================ ================================ =========================
-jupyter    ``kernel_id``, ``registration_ip``, bare signed content (DEALER):     bare signed content; the
-           integer ``registration_port``      ``kernel_id`` + ports as strings  docs leave it open: kcf
-                                                                                sends ``{"status": ...}``
-xeus       as jupyter, but ``registration_  the same bytes as jupyter         bare signed ``ACK``
-           port`` a string; also ``ip``     (xeus-zmq 4, DEALER)
-           and ``signature_scheme``
-kallichore no ``kernel_id``; ``ip``,         full message ``handshake_request`` full message
-           integer ``registration_port``,   with integer ports (ark, REQ)     ``handshake_reply``
-           ``signature_scheme``                                                ``{status, capabilities}``
-========== ================================ ================================ =========================
+* ``jupyter`` (jupyter_client's documentation): the file has ``kernel_id``,
+  ``registration_ip`` and an integer ``registration_port``; a DEALER sends bare signed
+  content (``kernel_id`` and the ports as strings); the reply is "a signed single-frame
+  content ACK" whose content the docs leave open: kcf sends ``{"status": ...}``.
+* ``xeus`` (xeus-zmq 4): the same file with ``registration_port`` a string, plus ``ip``
+  and ``signature_scheme``; the same report bytes; the reply is a bare signed ``ACK``.
+* ``kallichore`` (ark + Posit's Kallichore): the file has no ``kernel_id``, ``ip`` and an
+  integer ``registration_port``; a REQ sends a full ``handshake_request`` message with
+  integer ports; the reply is a full ``handshake_reply`` ``{status, capabilities}``.
 
 Sources: jupyter_client ``docs/kernels.rst`` ("Registration file format") and
 ``docs/messaging.rst`` ("Kernel startup handshake"); xeus ``xkernel_configuration.cpp``,
@@ -60,6 +56,7 @@ __all__ = [
     "build_report",
     "parse_report",
     "build_reply",
+    "build_refusal",
     "parse_reply",
     "dialect_for_kernelspec",
 ]
@@ -128,7 +125,9 @@ def registration_document(registration: RegistrationInfo, dialect: Dialect) -> d
     ip = reg.extras.get("ip", reg.registration_ip)
     if dialect == "kallichore":
         if reg.transport != "tcp":
-            raise ValueError("the kallichore dialect speaks tcp only (ark cannot build ipc endpoints)")
+            raise ValueError(
+                "the kallichore dialect speaks tcp only (ark cannot build ipc endpoints)"
+            )
         return {
             "transport": reg.transport,
             "signature_scheme": reg.signature_scheme,
@@ -276,7 +275,9 @@ def _json_object(data: bytes, frame: str) -> dict[str, Any]:
     try:
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedMessage(f"{frame} frame is not UTF-8 JSON: {exc}", check="json", frame=frame) from None
+        raise MalformedMessage(
+            f"{frame} frame is not UTF-8 JSON: {exc}", check="json", frame=frame
+        ) from None
     if not isinstance(obj, dict):
         raise MalformedMessage(
             f"{frame} frame must be a JSON object, got {type(obj).__name__}",
@@ -301,7 +302,9 @@ def _verify(signer: Signer, signature: bytes, parts: Sequence[bytes]) -> None:
         )
 
 
-def _full_message(rest: list[bytes], signer: Signer, msg_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _full_message(
+    rest: list[bytes], signer: Signer, msg_type: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify and decode a full message after the delimiter; ``metadata`` may be ``null``
     (Kallichore writes it so). Returns (header, content)."""
     signature, body = rest[0], rest[1:5]
@@ -362,7 +365,9 @@ def parse_report(
     try:
         ports = parse_port_report(content)
     except ConnectionFileError as exc:
-        raise RemoteProtocolError(f"bad port report: {exc}", check="field", frame="content") from None
+        raise RemoteProtocolError(
+            f"bad port report: {exc}", check="field", frame="content"
+        ) from None
     return PortReport(
         ports,
         reported if isinstance(reported, str) else None,
@@ -427,6 +432,32 @@ def build_reply(
         return [*report.identities, DELIMITER, signature, XEUS_ACK]
     body = _compact(status)
     return [*report.identities, DELIMITER, codec.sign([body]), body]
+
+
+def build_refusal(
+    frames: Sequence[bytes], dialect: Dialect, codec: Codec, error: str
+) -> list[bytes] | None:
+    """The refusal of a correctly signed report that :func:`parse_report` rejected with
+    :class:`RemoteProtocolError` (another kernel's id, bad ports, another message type),
+    shaped as :func:`build_reply` shapes it; ``None`` where the dialect has no refusal
+    (xeus) or the frames are no report at all.
+
+    .. versionadded:: 0.2.0
+    """
+    try:
+        identities, rest = _split(frames)
+    except MalformedMessage:
+        return None
+    header: dict[str, Any] | None = None
+    if len(rest) >= 5:
+        try:
+            header = _json_object(rest[1], "header")
+        except MalformedMessage:
+            return None
+    elif len(rest) != 2:
+        return None
+    shell = PortReport({}, None, header is not None, identities, header)
+    return build_reply(shell, dialect, codec, error=error)
 
 
 class HandshakeAnswer(NamedTuple):

@@ -152,7 +152,7 @@ class RegistrationInfo(Frozen):
         return cls(
             kernel_id=data.get("kernel_id"),
             registration_port=int(data["registration_port"]),  # xeus writes a string
-            registration_ip=data.get("registration_ip", data.get("ip")),  # Kallichore: ip
+            registration_ip=data["registration_ip" if "registration_ip" in data else "ip"],
             transport=data["transport"],
             key=key,
             signature_scheme=data.get("signature_scheme", DEFAULT_SIGNATURE_SCHEME),
@@ -187,13 +187,15 @@ class RegistrationInfo(Frozen):
         (from :attr:`extras`, else :attr:`registration_ip`), which that shape requires.
         """
         out: dict[str, Any] = {} if self.kernel_id is None else {"kernel_id": self.kernel_id}
-        out.update({
-            "transport": self.transport,
-            "registration_ip": self.registration_ip,
-            "registration_port": self.registration_port,
-            "key": self.key.decode("utf-8"),
-            "signature_scheme": self.signature_scheme,
-        })
+        out.update(
+            {
+                "transport": self.transport,
+                "registration_ip": self.registration_ip,
+                "registration_port": self.registration_port,
+                "key": self.key.decode("utf-8"),
+                "signature_scheme": self.signature_scheme,
+            }
+        )
         if self.kernel_id is None:
             out["ip"] = self.extras.get("ip", self.registration_ip)
         for k, v in self.extras.items():
