@@ -70,7 +70,10 @@ class TestLaunchHandshake:
     def test_handshake_kernel_dies_raises_handshake_error(self, runtime: Path, listing: Ls) -> None:
         """A kernel that exits before reporting is a HandshakeError naming the dialect, its
         exit status and the last lines of its stderr; nothing is left behind."""
-        script = "import sys; sys.stderr.write('line 1\\nbad registration: type must be string\\n'); sys.exit(7)"
+        script = (
+            "import sys; sys.stderr.write('line 1\\nbad registration: type must be string\\n'); "
+            "sys.exit(7)"
+        )
         argv = [sys.executable, "-c", script, "{registration_file}"]
         with pytest.raises(kcf_kernel.HandshakeError) as err:
             kcf_kernel.launch_handshake(argv, timeout=30, handshake_dialect="xeus")
