@@ -29,7 +29,7 @@ from _harness import QUICK, Case, Figure, interleaved, main
 
 SPAWNS = 2 if QUICK else 7
 XPYTHON = [sys.executable, "-m", "xpython_launcher", "-f", "{connection_file}"]
-_TMP = Path(tempfile.mkdtemp(prefix="kcf-bench-hs-"))
+_TMP: list[Path] = []  # made by setup, removed by teardown
 
 
 def _ours() -> float:
@@ -69,13 +69,15 @@ def _figure() -> Figure:
 
 
 def _env() -> None:
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(_TMP / "runtime")
+    _TMP.append(Path(tempfile.mkdtemp(prefix="kcf-bench-hs-")))
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(_TMP[-1] / "runtime")
 
 
 def _cleanup() -> None:
     import shutil
 
-    shutil.rmtree(_TMP, ignore_errors=True)
+    while _TMP:
+        shutil.rmtree(_TMP.pop(), ignore_errors=True)
 
 
 CASES = [
