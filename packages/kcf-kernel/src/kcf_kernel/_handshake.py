@@ -4,11 +4,10 @@ Three dialects of the handshake are deployed (jupyter_client's documented one, x
 ark/Kallichore's); :mod:`kcf_spec`'s ``_handshake`` module knows their files and frames,
 sans I/O. This module puts them on sockets.
 
-Launcher half (message level; the orchestration is ``launch_handshake``): bind a ``ROUTER``
-registration socket (port 0, read back), write the registration file of the kernel's dialect (atomic, 0600), start the
-kernel with it, receive its port report in whatever shape it comes (bare signed content or
-a full ``handshake_request``, from a DEALER or a REQ), verify the signature and kernel id,
-answer in the report's own way, write the connection file.
+Launcher half (message level; the orchestration is ``launch_handshake``): the registration
+file of the kernel's dialect (atomic, 0600), then the kernel's port report in whatever
+shape it comes (bare signed content or a full ``handshake_request``, from a DEALER or a
+REQ), its signature and kernel id checked, answered in the report's own way.
 
 Kernel half (:func:`handshake_kernel`): read the registration file (any dialect), bind first
 (:func:`bind_kernel`), report the ports in the documented dialect (or the one asked for:

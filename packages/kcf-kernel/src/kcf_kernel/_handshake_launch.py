@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Literal
 
 import zmq
-from kcf_spec import Codec, ConnectionInfo, RegistrationInfo
+from kcf_spec import DEFAULT_DIALECT, Codec, ConnectionInfo, RegistrationInfo, check_dialect
 
 from ._errors import LaunchError, map_zmq_error
-from kcf_spec import DEFAULT_DIALECT, check_dialect
-
 from ._handshake import REGISTRATION_IPC_SUFFIX, _receive_report, write_registration_file
-from ._stderr_tail import StderrTail
 from ._ipc import check_ipc_paths
 from ._plan import LaunchPlan, make_plan
 from ._process import KernelProcess, Stream, stop_process
+from ._stderr_tail import StderrTail
 from ._write import StrPath, remove_ipc_sockets, remove_owned_file, write_connection_file
 
 __all__ = ["launch_handshake", "start_handshake"]
