@@ -44,7 +44,7 @@ from kcf_spec import (
 )
 
 from ._bind import KernelSockets, bind_kernel
-from ._errors import HandshakeError, HandshakeTimeout
+from ._errors import HandshakeError, HandshakeTimeout, map_zmq_error
 from ._listen import WILDCARD_LOOPBACK as _WILDCARD
 from ._stderr_tail import StderrTail
 from ._write import StrPath, write_private_file
@@ -116,6 +116,7 @@ def report_ports(
         HandshakeTimeout: no answer within ``timeout`` seconds.
         HandshakeError: the launcher cannot be reached, refused the report, or answered
             with a bad message.
+        KernelSocketError: the report socket cannot be made (a broken context).
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
@@ -139,9 +140,12 @@ def report_ports(
         target = registration.replace(registration_ip=_WILDCARD[registration.registration_ip])
     url = target.url
     kind = zmq.REQ if report_socket_type(dialect) == "REQ" else zmq.DEALER
-    sock: zmq.Socket[bytes] = sockets.context.socket(kind)
-    sock.linger = 0
-    _ipv6(sock, target.registration_ip, target.transport)
+    try:
+        sock: zmq.Socket[bytes] = sockets.context.socket(kind)
+        sock.linger = 0
+        _ipv6(sock, target.registration_ip, target.transport)
+    except zmq.ZMQError as exc:
+        raise map_zmq_error(exc, f"create the {report_socket_type(dialect)} report socket") from exc
     try:
         try:
             sock.connect(url)
