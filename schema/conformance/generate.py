@@ -6,7 +6,9 @@ definitions. This script
 * writes ``connection-launch.schema.json``: the same schema with ports 0..65535 and its own
   ``$id``, title and description (nothing else differs), and
 * copies the shared definitions (``port``, ``ip``, ``tcp_host``, ``transport``, ``key``,
-  ``signature_scheme``) into ``registration.schema.json`` and ``port-report.schema.json``.
+  ``signature_scheme``) into ``registration.schema.json`` and ``port-report.schema.json``,
+  and ``port_string`` (hand-written in ``port-report.schema.json``) into
+  ``registration.schema.json`` (xeus writes its registration port as a string).
 
 Run ``python schema/conformance/generate.py`` after editing a schema; ``--check`` writes
 nothing and exits 1 if any file is not what this script would write (the conformance check
@@ -28,6 +30,8 @@ SHARED = {
     "registration.schema.json": ("port", "ip", "tcp_host", "transport", "key", "signature_scheme"),
     "port-report.schema.json": ("port",),
 }
+#: Definitions hand-written in a schema other than the connect one: target -> (source, names).
+SHARED_FROM = {"registration.schema.json": ("port-report.schema.json", ("port_string",))}
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -73,6 +77,12 @@ def expected_files() -> dict[str, str]:
             defs.pop(key, None)
         for key in shared:
             defs[key] = copy.deepcopy(connect["definitions"][key])
+        source_name, names = SHARED_FROM.get(name, ("", ()))
+        if names:
+            source = _read(source_name)["definitions"]
+            for key in names:
+                defs.pop(key, None)
+                defs[key] = copy.deepcopy(source[key])
         data["definitions"] = defs
         files[name] = _dump(data)
     return files

@@ -67,13 +67,53 @@ class TestLaunchHandshake:
         assert isinstance(err.value, TimeoutError)
         assert listing(runtime) == []
 
-    def test_handshake_kernel_dies_raises_launch_error(self, runtime: Path, listing: Ls) -> None:
-        """A kernel that exits before reporting is a LaunchError with its status."""
-        argv = [sys.executable, "-c", "import sys; sys.exit(7)", "{registration_file}"]
-        with pytest.raises(kcf_kernel.LaunchError) as err:
-            kcf_kernel.launch_handshake(argv, timeout=30)
+    def test_handshake_kernel_dies_raises_handshake_error(self, runtime: Path, listing: Ls) -> None:
+        """A kernel that exits before reporting is a HandshakeError naming the dialect, its
+        exit status and the last lines of its stderr; nothing is left behind."""
+        script = (
+            "import sys; sys.stderr.write('line 1\\nbad registration: type must be string\\n'); "
+            "sys.exit(7)"
+        )
+        argv = [sys.executable, "-c", script, "{registration_file}"]
+        with pytest.raises(kcf_kernel.HandshakeError) as err:
+            kcf_kernel.launch_handshake(argv, timeout=30, handshake_dialect="xeus")
         assert err.value.returncode == 7
+        assert err.value.dialect == "xeus"
+        assert "bad registration: type must be string" in err.value.stderr_tail
+        assert "xeus dialect" in str(err.value)
+        assert "status 7" in str(err.value)
+        assert "type must be string" in str(err.value)
         assert listing(runtime) == []
+
+    @pytest.mark.parametrize("dialect", ["jupyter", "xeus", "kallichore"])
+    def test_handshake_example_kernel_each_dialect(
+        self, runtime: Path, listing: Ls, request_kernel: Req, dialect: str
+    ) -> None:
+        """kcf's kernel half reports in each dialect (from the file the launcher wrote in
+        that dialect), kcf's launcher accepts and answers it, and the kernel serves."""
+        argv = kcf_kernel.example_kernel_argv(handshake=True)
+        with kcf_kernel.launch_handshake(argv, timeout=60, handshake_dialect=dialect) as kp:
+            assert request_kernel(kp.info, "kernel_info_request", {}).content["status"] == "ok"
+        assert listing(runtime) == []
+
+    def test_handshake_kernel_half_asked_for_kallichore_on_jupyter_file(
+        self, runtime: Path, request_kernel: Req
+    ) -> None:
+        """Asked explicitly, the kernel half reports as ark does (a full handshake_request
+        from a REQ) even on a documented file, and the launcher answers that shape."""
+        argv = [
+            *kcf_kernel.example_kernel_argv(handshake=True),
+            "--handshake-dialect",
+            "kallichore",
+        ]
+        with kcf_kernel.launch_handshake(argv, timeout=60) as kp:
+            assert request_kernel(kp.info, "kernel_info_request", {}).content["status"] == "ok"
+
+    def test_handshake_unknown_dialect_refused(self, runtime: Path) -> None:
+        """An unknown dialect name is refused before anything starts, listing the names."""
+        argv = kcf_kernel.example_kernel_argv(handshake=True)
+        with pytest.raises(ValueError, match="'jupyter', 'xeus', 'kallichore'"):
+            kcf_kernel.launch_handshake(argv, handshake_dialect="ipykernel")
 
     def test_handshake_wrong_key_refused(self, runtime: Path, listing: Ls) -> None:
         """A report signed with another key is refused; the launcher times out saying so."""
@@ -142,7 +182,7 @@ class TestHandshakeKernel:
         HandshakeError with the launcher's reason."""
         import threading
 
-        from kcf_spec import Codec
+        from kcf_spec import Codec, build_refusal
 
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         router = ctx.socket(zmq.ROUTER)
@@ -152,14 +192,10 @@ class TestHandshakeKernel:
 
         def refuse() -> None:
             if router.poll(10000):
-                msg = codec.parse(router.recv_multipart())
-                reply = codec.message(
-                    kcf_kernel.ACK_MSG_TYPE,
-                    {"status": "error", "evalue": "go away"},
-                    parent=msg,
-                    identities=msg.identities,
-                )
-                router.send_multipart(codec.serialize(reply))
+                frames = router.recv_multipart()
+                reply = build_refusal(frames, "jupyter", codec, "go away")
+                assert reply is not None
+                router.send_multipart(reply)
 
         thread = threading.Thread(target=refuse)
         thread.start()
@@ -170,6 +206,35 @@ class TestHandshakeKernel:
         finally:
             thread.join()
             router.close()
+
+
+class TestRegistrationFile:
+    @pytest.mark.parametrize(
+        ("dialect", "port_type", "has_kernel_id"),
+        [("jupyter", int, True), ("xeus", str, True), ("kallichore", int, False)],
+    )
+    def test_write_registration_file_each_dialect(
+        self, tmp_path: Path, dialect: str, port_type: type, has_kernel_id: bool
+    ) -> None:
+        """Each dialect's file has its own port type and kernel_id rule, is 0600, validates
+        against the registration schema, and is read back by the kernel half's reader."""
+        import json
+        import stat
+
+        import kcf_spec
+
+        reg = RegistrationInfo("k9", 45623, key=b"key")
+        path = kcf_kernel.write_registration_file(reg, tmp_path / "r.json", dialect)  # type: ignore[arg-type]
+        data = json.loads(path.read_text())
+        assert type(data["registration_port"]) is port_type
+        assert ("kernel_id" in data) is has_kernel_id
+        assert data["ip"] == "127.0.0.1"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        kcf_spec.validate(data, "registration")
+        assert kcf_spec.registration_dialect(data) == dialect
+        back = RegistrationInfo.load(path)
+        assert back.registration_port == 45623
+        assert back.key == b"key"
 
 
 def test_example_kernel_shutdown_request_exits_and_cleans(

@@ -421,11 +421,6 @@ def test_terminated_context_gives_kcf_errors() -> None:
         hb.start()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report_ports (message level, owned by the dialects work) creates its REQ socket "
-    "outside the seam: it must raise map_zmq_error(...)",
-)
 def test_report_ports_on_a_broken_context_gives_a_kcf_error() -> None:
     """report_ports with a terminated context raises a KcfError."""
     ks = kcf_kernel.bind_kernel(ConnectionInfo(0, 0, 0, 0, 0, key=b"k"))

@@ -28,8 +28,6 @@ from ._errors import (
     WriteError,
 )
 from ._handshake import (
-    ACK_MSG_TYPE,
-    REPORT_MSG_TYPE,
     handshake_kernel,
     report_ports,
     write_registration_file,
@@ -98,8 +96,6 @@ __all__ = [
     "handshake_kernel",
     "report_ports",
     "write_registration_file",
-    "REPORT_MSG_TYPE",
-    "ACK_MSG_TYPE",
     # strategy 3: reservations
     "reserve_ports",
     "PortReservation",

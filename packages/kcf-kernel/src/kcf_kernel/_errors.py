@@ -195,16 +195,34 @@ class LaunchError(_Message, KcfError, OSError):
 
 
 class HandshakeError(KcfError):
-    """The JEP 66 handshake failed (a bad or unsigned report, a wrong kernel id...).
+    """The JEP 66 handshake failed (a bad or unsigned report, a wrong kernel id, a kernel
+    that exited before reporting...).
 
     Attributes:
         registration_file: the registration file of that handshake.
+        dialect: the handshake dialect spoken (``"jupyter"``, ``"xeus"``, ``"kallichore"``),
+            when known.
+        returncode: the kernel's exit status when it exited before reporting, else ``None``.
+        stderr_tail: the last lines the kernel wrote to its stderr, when captured.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``dialect``, ``returncode`` and ``stderr_tail``.
     """
 
-    def __init__(self, message: str, *, registration_file: str | os.PathLike[str] | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        registration_file: str | os.PathLike[str] | None,
+        dialect: str | None = None,
+        returncode: int | None = None,
+        stderr_tail: str = "",
+    ) -> None:
         self.registration_file = _fspath(registration_file)
+        self.dialect = dialect
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
         super().__init__(message)
 
 

@@ -1,22 +1,22 @@
 """Strategy 2, the JEP 66 handshake: the kernel binds its own ports and reports them.
 
-Launcher half (:func:`launch_handshake`): bind a ``ROUTER`` registration socket (port 0,
-read back), write a registration file (atomic, 0600), start the kernel with it, receive its
-signed port report, check the kernel id, acknowledge, write the connection file.
+Three dialects of the handshake are deployed (jupyter_client's documented one, xeus-zmq 4's,
+ark/Kallichore's); :mod:`kcf_spec`'s ``_handshake`` module knows their files and frames,
+sans I/O. This module puts them on sockets.
 
-Kernel half (:func:`handshake_kernel`): read the registration file, bind first
-(:func:`bind_kernel`), connect a ``REQ`` socket to the registration socket, send the report,
-wait for the acknowledgement.
+Launcher half (message level; the orchestration is ``launch_handshake``): the registration
+file of the kernel's dialect (atomic, 0600), then the kernel's port report in whatever
+shape it comes (bare signed content or a full ``handshake_request``, from a DEALER or a
+REQ), its signature and kernel id checked, answered in the report's own way.
 
-The messages are ordinary signed Jupyter messages (key and scheme from the registration
-file). The report is ``msg_type`` :data:`REPORT_MSG_TYPE` with the documented content (the
-five ports as decimal strings, :func:`kcf_spec.port_report`) plus ``kernel_id``; the
-acknowledgement is :data:`ACK_MSG_TYPE` with ``{"status": "ok"}`` (or ``"error"`` and an
-``evalue`` saying why).
+Kernel half (:func:`handshake_kernel`): read the registration file (any dialect), bind first
+(:func:`bind_kernel`), report the ports in the documented dialect (or the one asked for:
+by default the dialect of the file), wait for the answer.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -24,46 +24,64 @@ from typing import Any
 
 import zmq
 from kcf_spec import (
+    DEFAULT_DIALECT,
     Channel,
     Codec,
-    ConnectionFileError,
+    Dialect,
     RegistrationInfo,
+    RemoteProtocolError,
+    Signer,
     WireError,
-    parse_port_report,
-    port_report,
+    build_refusal,
+    build_reply,
+    build_report,
+    check_dialect,
+    parse_reply,
+    parse_report,
+    registration_dialect,
+    registration_document,
+    report_socket_type,
 )
 
 from ._bind import KernelSockets, bind_kernel
-from ._errors import HandshakeError, HandshakeTimeout, LaunchError
+from ._errors import HandshakeError, HandshakeTimeout, map_zmq_error
 from ._listen import WILDCARD_LOOPBACK as _WILDCARD
-from ._write import (
-    StrPath,
-    write_private_file,
-)
+from ._stderr_tail import StderrTail
+from ._write import StrPath, write_private_file
 
 __all__ = [
     "handshake_kernel",
     "report_ports",
     "write_registration_file",
-    "REPORT_MSG_TYPE",
-    "ACK_MSG_TYPE",
     "REGISTRATION_IPC_SUFFIX",
 ]
 
-#: ``msg_type`` of the kernel's port report.
-REPORT_MSG_TYPE = "kernel_registration_request"
-#: ``msg_type`` of the launcher's acknowledgement.
-ACK_MSG_TYPE = "kernel_registration_reply"
 #: The ipc suffix of the registration socket (``<prefix>-99``); channels use 1..5.
 REGISTRATION_IPC_SUFFIX = 99
 
 
-def write_registration_file(registration: RegistrationInfo, path: StrPath) -> Path:
-    """Write a registration file atomically with mode 0600.
+def write_registration_file(
+    registration: RegistrationInfo, path: StrPath, dialect: Dialect = DEFAULT_DIALECT
+) -> Path:
+    """Write the registration file of ``dialect`` atomically with mode 0600.
+
+    Args:
+        registration: what the file says.
+        path: where to write it.
+        dialect: ``"jupyter"`` (documented, the default), ``"xeus"`` (``registration_port``
+            as a string, for xeus-zmq kernels) or ``"kallichore"`` (no ``kernel_id``, for
+            ark); see :func:`kcf_spec.registration_document`.
+
+    Raises:
+        ValueError: an unknown dialect, or a file the dialect cannot express.
+        WriteError: the file cannot be written.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``dialect``.
     """
-    return write_private_file(path, registration.dumps().encode("utf-8"))
+    doc = registration_document(registration, check_dialect(dialect))
+    return write_private_file(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
 
 
 def _ipv6(sock: zmq.Socket[bytes], ip: str, transport: str) -> None:
@@ -80,56 +98,88 @@ def report_ports(
     *,
     timeout: float = 30.0,
     registration_file: StrPath | None = None,
+    dialect: Dialect | None = None,
 ) -> None:
-    """Send the signed port report of ``sockets`` and wait for the acknowledgement.
+    """Send the signed port report of ``sockets`` and wait for the launcher's answer.
+
+    Args:
+        registration: the registration file's contents.
+        sockets: the bound kernel sockets.
+        timeout: seconds to wait for the answer.
+        registration_file: the file, named in errors.
+        dialect: ``"jupyter"`` (bare signed content from a DEALER, the documented form),
+            ``"xeus"`` (the same bytes) or ``"kallichore"`` (a full ``handshake_request``
+            from a REQ, integer ports). Default: ``"jupyter"``, or ``"kallichore"`` for a
+            registration without a kernel id.
 
     Raises:
-        HandshakeTimeout: no acknowledgement within ``timeout`` seconds.
+        HandshakeTimeout: no answer within ``timeout`` seconds.
         HandshakeError: the launcher cannot be reached, refused the report, or answered
             with a bad message.
+        KernelSocketError: the report socket cannot be made (a broken context).
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``dialect``; the invented ``kernel_registration_request`` is gone.
     """
-    codec = Codec(registration.key, registration.signature_scheme)
-    content: dict[str, Any] = dict(port_report(sockets.info.ports))
-    content["kernel_id"] = registration.kernel_id
+    if dialect is None:
+        dialect = "kallichore" if registration.kernel_id is None else DEFAULT_DIALECT
+    dialect = check_dialect(dialect)
+    where = registration_file if registration_file is not None else registration.url
+    try:
+        frames = build_report(registration, sockets.info.ports, dialect)
+    except ValueError as exc:
+        raise HandshakeError(
+            f"cannot report in the {dialect} dialect: {exc} (registration file {where})",
+            registration_file=registration_file,
+            dialect=dialect,
+        ) from None
     target = registration
     if registration.transport == "tcp" and registration.registration_ip in _WILDCARD:
         # a bind-all address ("*", "0.0.0.0", "::") is reached over loopback
         target = registration.replace(registration_ip=_WILDCARD[registration.registration_ip])
     url = target.url
-    req: zmq.Socket[bytes] = sockets.context.socket(zmq.REQ)
-    req.linger = 0
-    _ipv6(req, target.registration_ip, target.transport)
-    where = registration_file if registration_file is not None else registration.url
+    kind = zmq.REQ if report_socket_type(dialect) == "REQ" else zmq.DEALER
+    try:
+        sock: zmq.Socket[bytes] = sockets.context.socket(kind)
+        sock.linger = 0
+        _ipv6(sock, target.registration_ip, target.transport)
+    except zmq.ZMQError as exc:
+        raise map_zmq_error(exc, f"create the {report_socket_type(dialect)} report socket") from exc
     try:
         try:
-            req.connect(url)
-            req.send_multipart(codec.serialize(codec.message(REPORT_MSG_TYPE, content)))
+            sock.connect(url)
+            sock.send_multipart(frames)
         except zmq.ZMQError as exc:
             raise HandshakeError(
                 f"cannot reach the launcher at {url} (registration file {where}): {exc.strerror}",
                 registration_file=registration_file,
+                dialect=dialect,
             ) from exc
-        if not req.poll(int(timeout * 1000)):
+        if not sock.poll(int(timeout * 1000)):
             raise HandshakeTimeout(
-                f"no acknowledgement from the launcher at {url} within "
-                f"{timeout} s (registration file {where})",
+                f"no answer from the launcher at {url} within {timeout} s "
+                f"({dialect} dialect, registration file {where})",
                 registration_file=registration_file,
+                dialect=dialect,
             )
         try:
-            ack = codec.parse(req.recv_multipart())
+            answer = parse_reply(
+                sock.recv_multipart(), Signer(registration.key, registration.signature_scheme)
+            )
         except WireError as exc:
             raise HandshakeError(
-                f"bad acknowledgement from {url}: {exc}",
+                f"bad answer from the launcher at {url}: {exc}",
                 registration_file=registration_file,
+                dialect=dialect,
             ) from exc
     finally:
-        req.close(linger=0)
-    if ack.header.msg_type != ACK_MSG_TYPE or ack.content.get("status") != "ok":
+        sock.close(linger=0)
+    if not answer.ok:
         raise HandshakeError(
-            f"the launcher refused the port report: {ack.content.get('evalue', ack.content)!r}",
+            f"the launcher refused the port report: {answer.error}",
             registration_file=registration_file,
+            dialect=dialect,
         )
 
 
@@ -138,64 +188,87 @@ def handshake_kernel(
     context: zmq.Context[zmq.Socket[bytes]] | None = None,
     *,
     timeout: float = 30.0,
+    dialect: Dialect | None = None,
 ) -> KernelSockets:
-    """The kernel half of the handshake: bind first, report the ports, wait for the ack.
+    """The kernel half of the handshake: bind first, report the ports, wait for the answer.
 
-    The sockets bind on ``registration_ip`` (tcp) or, for ipc, beside the registration
-    socket (same prefix, suffixes 1..5). No connection file is written: the launcher writes
-    it from the report.
+    The registration file may be in any dialect (see :func:`write_registration_file`).
+    The sockets bind on the file's ``ip`` (else ``registration_ip``) for tcp or, for ipc,
+    beside the registration socket (same prefix, suffixes 1..5). No connection file is
+    written: the launcher writes it from the report.
 
     Args:
         registration: the registration file (or its parsed value).
         context: the ZeroMQ context (default: a new one, ended by ``close``).
-        timeout: seconds to wait for the acknowledgement.
+        timeout: seconds to wait for the answer.
+        dialect: the dialect to report in. Default: the dialect of the file, which is
+            ``"jupyter"`` (the documented one) for a documented file.
 
     Raises:
         kcf_spec.ConnectionFileError: the registration file is not valid.
         BindError: a socket could not be bound.
-        HandshakeTimeout: no acknowledgement in time (the sockets are closed).
+        HandshakeTimeout: no answer in time (the sockets are closed).
         HandshakeError: the launcher refused the report.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Reads every dialect's file; ``dialect``.
     """
     if isinstance(registration, RegistrationInfo):
         reg, reg_file = registration, None
+        file_dialect: Dialect = "kallichore" if reg.kernel_id is None else DEFAULT_DIALECT
     else:
         reg_file = Path(registration)
         reg = RegistrationInfo.load(reg_file)
+        file_dialect = registration_dialect(reg.to_dict() | _raw_port(reg_file))
     from kcf_spec import ConnectionInfo
 
+    bind_ip = reg.extras.get("ip", reg.registration_ip)
     info = ConnectionInfo(
         0,
         0,
         0,
         0,
         0,
-        ip=reg.registration_ip,
+        ip=bind_ip if isinstance(bind_ip, str) else reg.registration_ip,
         transport=reg.transport,
         key=reg.key,
         signature_scheme=reg.signature_scheme,
     )
     sockets = bind_kernel(info, context, write=False)
     try:
-        report_ports(reg, sockets, timeout=timeout, registration_file=reg_file)
+        report_ports(
+            reg,
+            sockets,
+            timeout=timeout,
+            registration_file=reg_file,
+            dialect=dialect if dialect is not None else file_dialect,
+        )
     except BaseException:
         sockets.close()
         raise
     return sockets
 
 
+def _raw_port(path: Path) -> dict[str, Any]:
+    """The file's ``registration_port`` as written (a string marks the xeus dialect)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):  # pragma: no cover - load() just read it
+        return {}
+    return {"registration_port": data.get("registration_port")} if isinstance(data, dict) else {}
+
+
 # -- launcher half ------------------------------------------------------------------------
 
 
-def _reject(router: zmq.Socket[bytes], codec: Codec, msg: Any, reason: str) -> None:
-    reply = codec.message(
-        ACK_MSG_TYPE,
-        {"status": "error", "evalue": reason},
-        parent=msg,
-        identities=msg.identities,
-    )
-    router.send_multipart(codec.serialize(reply))
+def _reject(
+    router: zmq.Socket[bytes], codec: Codec, frames: list[bytes], dialect: Dialect, reason: str
+) -> None:
+    """Answer a well-signed but wrong report with the dialect's refusal (xeus has none)."""
+    reply = build_refusal(frames, dialect, codec, reason)
+    if reply is not None:
+        router.send_multipart(reply)
 
 
 def _receive_report(
@@ -206,48 +279,75 @@ def _receive_report(
     popen: subprocess.Popen[bytes],
     argv: list[str],
     timeout: float,
+    dialect: Dialect = DEFAULT_DIALECT,
+    stderr_tail: StderrTail | None = None,
 ) -> dict[Channel, int]:
+    """Wait for the kernel's report in any shape, verify it, answer it in its own way.
+
+    A report that is not for us (unsigned, wrongly signed, not a report) is ignored; a
+    well-signed one that is wrong (another kernel's id, bad ports) is refused in the
+    dialect's way; both are remembered for the error.
+
+    Raises:
+        HandshakeTimeout: no valid report within ``timeout``.
+        HandshakeError: the kernel exited first (its status and last stderr lines).
+    """
     deadline = time.monotonic() + timeout
     last_problem = ""
+    signer = Signer(reg.key, reg.signature_scheme)
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             extra = f"; last problem: {last_problem}" if last_problem else ""
             raise HandshakeTimeout(
                 f"kernel {argv[0]!r} (pid {popen.pid}) did not report its ports within "
-                f"{timeout} s to {reg.url} (registration file {reg_path}){extra}",
+                f"{timeout} s to {reg.url} ({dialect} dialect, registration file "
+                f"{reg_path}){extra}",
                 registration_file=reg_path,
+                dialect=dialect,
             )
         if not router.poll(int(min(remaining, 0.05) * 1000)):
             code = popen.poll()
             if code is not None:
-                raise LaunchError(
-                    argv,
-                    f"exited with status {code} before reporting its ports "
-                    f"(registration file {reg_path})",
-                    returncode=code,
-                )
+                raise _exited(popen, code, argv, reg_path, dialect, last_problem, stderr_tail)
             continue
         frames = router.recv_multipart()
         try:
-            msg = codec.parse(frames)
+            report = parse_report(frames, signer, kernel_id=reg.kernel_id)
+        except RemoteProtocolError as exc:
+            last_problem = str(exc)
+            _reject(router, codec, frames, dialect, last_problem)
+            continue
         except WireError as exc:  # unsigned, or not for us: ignore, keep waiting
             last_problem = f"refused a message: {exc}"
             continue
-        if msg.header.msg_type != REPORT_MSG_TYPE:
-            last_problem = f"unexpected message type {msg.header.msg_type!r}"
-            _reject(router, codec, msg, last_problem)
-            continue
-        if msg.content.get("kernel_id", reg.kernel_id) != reg.kernel_id:
-            last_problem = f"report for another kernel {msg.content.get('kernel_id')!r}"
-            _reject(router, codec, msg, last_problem)
-            continue
-        try:
-            ports = parse_port_report(msg.content)
-        except ConnectionFileError as exc:
-            last_problem = f"bad port report: {exc}"
-            _reject(router, codec, msg, last_problem)
-            continue
-        ack = codec.message(ACK_MSG_TYPE, {"status": "ok"}, parent=msg, identities=msg.identities)
-        router.send_multipart(codec.serialize(ack))
-        return ports
+        reply = build_reply(report, dialect, codec)
+        if reply is not None:
+            router.send_multipart(reply)
+        return report.ports
+
+
+def _exited(
+    popen: subprocess.Popen[bytes],
+    code: int,
+    argv: list[str],
+    reg_path: Path,
+    dialect: Dialect,
+    last_problem: str,
+    stderr_tail: StderrTail | None,
+) -> HandshakeError:
+    tail = ""
+    if stderr_tail is not None:
+        stderr_tail.wait(2.0)  # the pipe closes once the kernel is gone
+        tail = stderr_tail.lines()
+    message = (
+        f"kernel {argv[0]!r} (pid {popen.pid}) exited with status {code} before reporting "
+        f"its ports ({dialect} dialect, registration file {reg_path})"
+    )
+    if last_problem:
+        message += f"; last problem: {last_problem}"
+    if tail:
+        message += "; its stderr ended with:\n" + tail
+    return HandshakeError(
+        message, registration_file=reg_path, dialect=dialect, returncode=code, stderr_tail=tail
+    )

@@ -10,6 +10,7 @@ is the message level of :mod:`._handshake`; ``handshake_dialect`` is passed to i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import stat
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Literal
 
 import zmq
-from kcf_spec import Codec, ConnectionInfo, RegistrationInfo
+from kcf_spec import DEFAULT_DIALECT, Codec, ConnectionInfo, RegistrationInfo, check_dialect
 
 from ._errors import LaunchError, map_zmq_error
 from ._handshake import REGISTRATION_IPC_SUFFIX, _receive_report, write_registration_file
 from ._ipc import check_ipc_paths
 from ._plan import LaunchPlan, make_plan
 from ._process import KernelProcess, Stream, stop_process
+from ._stderr_tail import StderrTail
 from ._write import StrPath, remove_ipc_sockets, remove_owned_file, write_connection_file
 
 __all__ = ["launch_handshake", "start_handshake"]
@@ -70,17 +72,21 @@ def launch_handshake(
         timeout: seconds to wait for the report.
         stdin: the kernel's stdin (default ``/dev/null``).
         stdout: the kernel's stdout (default: inherited).
-        stderr: the kernel's stderr (default: inherited).
+        stderr: the kernel's stderr (default: passed on to this process's stderr, its last
+            lines kept for the error when the kernel dies before reporting).
         die_with_launcher: end the kernel when the launcher dies (default); ``False`` for a
             kernel meant to outlive it.
-        handshake_dialect: which JEP 66 dialect to speak (``None``: the default one); passed
-            to the message level unchanged.
+        handshake_dialect: which JEP 66 dialect to speak: ``"jupyter"`` (``None``: the
+            documented one), ``"xeus"`` or ``"kallichore"``.
 
     Raises:
         HandshakeTimeout: no valid report within ``timeout`` (names the registration file;
             the kernel is killed and every file removed).
-        LaunchError: the program cannot start, died before reporting, or ``argv`` has no
-            placeholder for the registration file.
+        HandshakeError: the kernel exited before reporting (its dialect, exit status and
+            last stderr lines).
+        LaunchError: the program cannot start, or ``argv`` has no placeholder for the
+            registration file.
+        ValueError: an unknown dialect, or ``"kallichore"`` over ipc.
         KernelSocketError: the registration socket cannot be made.
 
     .. versionadded:: 0.1.0
@@ -132,7 +138,10 @@ def start_handshake(plan: LaunchPlan) -> KernelProcess:
     """The handshake strategy for ``plan`` (see :func:`launch_handshake`)."""
     if not any("{registration_file}" in a or "{connection_file}" in a for a in plan.argv):
         raise LaunchError(plan.argv, "has no {registration_file} or {connection_file} placeholder")
+    dialect = check_dialect(plan.handshake_dialect or DEFAULT_DIALECT)
     info = plan.connection
+    if dialect == "kallichore" and info.transport != "tcp":
+        raise ValueError("the kallichore handshake dialect speaks tcp only")
     conn_path = plan.connection_file
     reg_path = conn_path.with_name(f"registration-{plan.kernel_id}.json")
     key, scheme = info.key, info.signature_scheme
@@ -155,12 +164,17 @@ def start_handshake(plan: LaunchPlan) -> KernelProcess:
     argv = list(plan.argv)
     try:
         reg = _bind_registration(router, plan, key, scheme)
-        write_registration_file(reg, reg_path)
+        write_registration_file(reg, reg_path, dialect)
         reg_written = True
         argv = plan.command(registration_file=reg_path, connection_file=reg_path)
-        popen = plan.spawn(argv)
-        # plan.handshake_dialect: handed to the message level once it speaks several.
-        ports = _receive_report(router, codec, reg, reg_path, popen, argv, plan.timeout)
+        # no stderr given: pass it on to ours, keeping the last lines for the error
+        tail_pipe = plan.stderr is None
+        spawner = dataclasses.replace(plan, stderr=subprocess.PIPE) if tail_pipe else plan
+        popen = spawner.spawn(argv)
+        tail = StderrTail(popen.stderr) if tail_pipe and popen.stderr is not None else None
+        ports = _receive_report(
+            router, codec, reg, reg_path, popen, argv, plan.timeout, dialect, tail
+        )
         fields: dict[str, str] = {}
         if info.kernel_name is not None:
             fields["kernel_name"] = info.kernel_name

@@ -20,6 +20,26 @@ from ._errors import (
     UnsupportedScheme,
     WireError,
 )
+from ._handshake import (
+    DEFAULT_DIALECT,
+    DIALECTS,
+    HANDSHAKE_REPLY,
+    HANDSHAKE_REQUEST,
+    XEUS_ACK,
+    Dialect,
+    HandshakeAnswer,
+    PortReport,
+    build_refusal,
+    build_reply,
+    build_report,
+    check_dialect,
+    dialect_for_kernelspec,
+    parse_reply,
+    parse_report,
+    registration_dialect,
+    registration_document,
+    report_socket_type,
+)
 from ._message import PROTOCOL_VERSION, Header, Message
 from ._portability import PortabilityWarning, portability_warnings
 from ._read import MAX_DOCUMENT_SIZE, ownership_problem, read_document
@@ -47,6 +67,25 @@ __all__ = [
     "ownership_problem",
     "portability_warnings",
     "PortabilityWarning",
+    # JEP 66 handshake dialects
+    "Dialect",
+    "DIALECTS",
+    "DEFAULT_DIALECT",
+    "HANDSHAKE_REQUEST",
+    "HANDSHAKE_REPLY",
+    "XEUS_ACK",
+    "PortReport",
+    "HandshakeAnswer",
+    "check_dialect",
+    "registration_document",
+    "registration_dialect",
+    "report_socket_type",
+    "build_report",
+    "parse_report",
+    "build_reply",
+    "build_refusal",
+    "parse_reply",
+    "dialect_for_kernelspec",
     # schema
     "validate",
     "Profile",

@@ -51,8 +51,14 @@ class RegistrationInfo(Frozen):
     The key is ``bytes`` (the UTF-8 bytes of the file's ``key``), as in
     :class:`ConnectionInfo`. Fields the model does not name are kept in :attr:`extras`.
 
+    One model for the three deployed dialects (see :data:`DIALECTS` and
+    ``schema/registration.schema.json``): :meth:`from_dict` reads each one's file (a
+    string ``registration_port``, ``ip`` standing in for ``registration_ip``, no
+    ``kernel_id``); :func:`registration_document` writes the file of a dialect.
+
     Args:
-        kernel_id: the id the client gave the kernel; the kernel repeats it.
+        kernel_id: the id the client gave the kernel; the kernel repeats it. ``None`` for
+            a file without one (the Kallichore dialect).
         registration_port: the port (tcp) or ipc suffix of the client's registration socket.
         registration_ip: its address (tcp) or ipc path prefix.
         transport: ``"tcp"`` or ``"ipc"``.
@@ -79,7 +85,7 @@ class RegistrationInfo(Frozen):
     _key = attrgetter(*__match_args__)
     _hash_key = attrgetter(*__match_args__[:-1])  # all but extras
 
-    kernel_id: str
+    kernel_id: str | None
     registration_port: int
     registration_ip: str
     transport: Transport
@@ -89,7 +95,7 @@ class RegistrationInfo(Frozen):
 
     def __init__(
         self,
-        kernel_id: str,
+        kernel_id: str | None,
         registration_port: int,
         registration_ip: str = "127.0.0.1",
         transport: Transport = "tcp",
@@ -135,6 +141,8 @@ class RegistrationInfo(Frozen):
         if not check_registration(data):
             raise _explain(data, "registration", path)
         assert isinstance(data, dict)
+        if "key" not in data:  # pragma: no cover - the schema requires it
+            raise _explain(data, "registration", path)
         try:
             key = data["key"].encode("utf-8")
         except UnicodeEncodeError:
@@ -142,9 +150,9 @@ class RegistrationInfo(Frozen):
                 "a key that is valid Unicode text", path=path, pointer="/key", value=data["key"]
             ) from None
         return cls(
-            kernel_id=data["kernel_id"],
-            registration_port=int(data["registration_port"]),
-            registration_ip=data["registration_ip"],
+            kernel_id=data.get("kernel_id"),
+            registration_port=int(data["registration_port"]),  # xeus writes a string
+            registration_ip=data["registration_ip" if "registration_ip" in data else "ip"],
             transport=data["transport"],
             key=key,
             signature_scheme=data.get("signature_scheme", DEFAULT_SIGNATURE_SCHEME),
@@ -173,15 +181,23 @@ class RegistrationInfo(Frozen):
         return cls.loads(read_document(path), path=path)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document, extras last."""
-        out: dict[str, Any] = {
-            "kernel_id": self.kernel_id,
-            "transport": self.transport,
-            "registration_ip": self.registration_ip,
-            "registration_port": self.registration_port,
-            "key": self.key.decode("utf-8"),
-            "signature_scheme": self.signature_scheme,
-        }
+        """The JSON document, extras last.
+
+        Without a :attr:`kernel_id` (Kallichore's shape) the document also carries ``ip``
+        (from :attr:`extras`, else :attr:`registration_ip`), which that shape requires.
+        """
+        out: dict[str, Any] = {} if self.kernel_id is None else {"kernel_id": self.kernel_id}
+        out.update(
+            {
+                "transport": self.transport,
+                "registration_ip": self.registration_ip,
+                "registration_port": self.registration_port,
+                "key": self.key.decode("utf-8"),
+                "signature_scheme": self.signature_scheme,
+            }
+        )
+        if self.kernel_id is None:
+            out["ip"] = self.extras.get("ip", self.registration_ip)
         for k, v in self.extras.items():
             out.setdefault(k, v)
         return out

@@ -99,7 +99,7 @@ def _validator(stem: str) -> Any:
 _PORT = {
     "connect": "an integer from 1 to 65535",
     "launch": "an integer from 0 to 65535 (0: the kernel chooses)",
-    "registration": "an integer from 1 to 65535",
+    "registration": "a port from 1 to 65535: an integer, or a decimal string (xeus)",
     "port-report": "a port from 1 to 65535, as an integer or a decimal string",
 }
 _SCHEMES = ", ".join(sorted(s for s in SIGNATURE_SCHEMES if s.startswith("hmac-")))

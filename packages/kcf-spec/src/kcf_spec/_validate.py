@@ -150,20 +150,31 @@ def check_connection(data: object, profile: Profile = "connect") -> bool:
 
 
 def check_registration(data: object) -> bool:
-    """Return ``True`` when ``data`` is a valid JEP 66 registration document."""
+    """Return ``True`` when ``data`` is a valid JEP 66 registration document, in any of
+    the three deployed dialects (see ``schema/registration.schema.json``)."""
     if not isinstance(data, dict):
-        return False
-    kernel_id = data.get("kernel_id")
-    if not isinstance(kernel_id, str) or not kernel_id:
         return False
     transport = data.get("transport")
     if transport != "tcp" and transport != "ipc":
         return False
-    if not _ip_ok(data.get("registration_ip"), transport):
+    port = data.get("registration_port")
+    if not _reported_port_ok(port):  # definitions/registration_port: int or decimal string
         return False
-    if not _port_ok(data.get("registration_port"), 1):
+    if not isinstance(data.get("key"), str) or not _scheme_ok(data):
         return False
-    return isinstance(data.get("key"), str) and _scheme_ok(data)
+    for field in ("registration_ip", "ip"):
+        if field in data and not _ip_ok(data[field], transport):
+            return False
+    if "kernel_id" in data:
+        kernel_id = data["kernel_id"]
+        if not isinstance(kernel_id, str) or not kernel_id or "registration_ip" not in data:
+            return False
+    elif "ip" not in data or "signature_scheme" not in data:  # Kallichore's shape
+        return False
+    # a string port is xeus's shape: kernel_id, ip and signature_scheme are required
+    return not isinstance(port, str) or (
+        "kernel_id" in data and "ip" in data and "signature_scheme" in data
+    )
 
 
 def _reported_port_ok(value: object) -> bool:

@@ -178,10 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("-f", "--connection-file", help="connection file (ports 0 = choose)")
     group.add_argument("--registration", help="JEP 66 registration file (handshake)")
+    parser.add_argument(
+        "--handshake-dialect",
+        choices=["jupyter", "xeus", "kallichore"],
+        help="report in this dialect (default: the registration file's; documented: jupyter)",
+    )
     args = parser.parse_args(argv)
 
     if args.registration or _is_registration(args.connection_file):
-        sockets = kcf_kernel.handshake_kernel(args.registration or args.connection_file)
+        sockets = kcf_kernel.handshake_kernel(
+            args.registration or args.connection_file, dialect=args.handshake_dialect
+        )
     else:
         sockets = kcf_kernel.bind_kernel(args.connection_file)
     kcf_kernel.cleanup_on_signals(sockets.remove_files)
