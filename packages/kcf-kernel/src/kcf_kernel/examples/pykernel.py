@@ -18,6 +18,7 @@ import ast
 import contextlib
 import io
 import json
+import signal
 import sys
 import traceback
 from typing import Any
@@ -185,13 +186,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    if args.registration or _is_registration(args.connection_file):
-        sockets = kcf_kernel.handshake_kernel(
-            args.registration or args.connection_file, dialect=args.handshake_dialect
-        )
-    else:
-        sockets = kcf_kernel.bind_kernel(args.connection_file)
-    kcf_kernel.cleanup_on_signals(sockets.remove_files)
+    # SIGTERM/SIGHUP wait until the handler knows the files: one that arrives while the
+    # file is being written is delivered just after, and removes it (POSIX).
+    held = {signal.SIGTERM, signal.SIGHUP} if hasattr(signal, "pthread_sigmask") else set()
+    if held:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        if args.registration or _is_registration(args.connection_file):
+            sockets = kcf_kernel.handshake_kernel(
+                args.registration or args.connection_file, dialect=args.handshake_dialect
+            )
+        else:
+            sockets = kcf_kernel.bind_kernel(args.connection_file)
+        kcf_kernel.cleanup_on_signals(sockets.remove_files)
+    finally:
+        if held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
     with sockets:
         sockets.start_heartbeat()
         kernel = PyKernel(sockets)
