@@ -427,3 +427,174 @@ class TestCliStop:
             assert main(["stop", str(f), "--timeout", "2"]) == 1
         assert "not provably gone" in capsys.readouterr().err
         assert f.exists()
+
+
+class TestCliValidatePortability:
+    def test_cli_validate_bom_warns_naming_readers(
+        self, tmp_path: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A UTF-8 BOM is valid for kcf but warned about, naming the readers that refuse it;
+        warnings alone exit 0."""
+        f = tmp_path / "kernel-bom.json"
+        f.write_bytes(b"\xef\xbb\xbf" + h.dead_info().dumps().encode())
+        f.chmod(0o600)
+        assert main(["validate", str(f)]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"{f}: ok\n")
+        assert "warning: " in out
+        assert "byte order mark" in out
+        assert "jupyter_client" in out
+        assert "serde_json" in out
+
+    def test_cli_validate_duplicate_name_json_hides_key(
+        self, tmp_path: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--json gives each portability warning's code, message and failing readers, and
+        never the repeated value (it may be the key)."""
+        info = h.dead_info()
+        text = info.dumps()
+        f = tmp_path / "kernel-dup.json"
+        f.write_text(text.replace("{", '{"key": "first-secret-value", ', 1))
+        f.chmod(0o600)
+        assert main(["validate", "--json", str(f)]) == 0
+        out = capsys.readouterr().out
+        (verdict,) = json.loads(out)
+        assert verdict["valid"] is True
+        (warning,) = verdict["portability"]
+        assert warning["code"] == "duplicate-name"
+        assert any("serde_json" in r for r in warning["readers"])
+        assert any('"key"' in w for w in verdict["warnings"])
+        assert "first-secret-value" not in out
+        assert info.key.decode() not in out
+
+    def test_cli_validate_strict_fails_on_warnings(
+        self, tmp_path: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--strict makes a warning a failure (exit 1); a clean file still exits 0."""
+        bom = tmp_path / "kernel-bom.json"
+        bom.write_bytes(b"\xef\xbb\xbf" + h.dead_info().dumps().encode())
+        bom.chmod(0o600)
+        clean = h.write(tmp_path / "kernel-clean.json", h.dead_info())
+        assert main(["validate", "--strict", str(clean)]) == 0
+        assert main(["validate", "--strict", str(clean), str(bom)]) == 1
+        assert "byte order mark" in capsys.readouterr().out
+
+    def test_cli_validate_help_documents_strict(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """validate --help says that warnings alone exit 0 unless --strict."""
+        with pytest.raises(SystemExit):
+            main(["validate", "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "--strict" in out
+        assert "warnings alone exit 0 unless --strict" in out
+
+
+class TestCliPruneLitter:
+    def test_cli_prune_reports_temp_files_and_port_locks(
+        self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """prune says which abandoned temporary files and free port locks it removed, in
+        text and in --json."""
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        temp = runtime_dir / f".kernel-a.json.{int(gone.stdout)}.0a1b2c3d4e5f.tmp"
+        temp.write_text('{"key": "secret"}')
+        os.utime(temp, (1000, 1000))
+        locks = runtime_dir / "kcf-ports"
+        locks.mkdir(mode=0o700)
+        lock = locks / "1.lock"
+        lock.write_text('{"pid": 1, "port": 1}')
+        assert main(["prune", "--dry-run", "--grace", "0", "--confirm", "0"]) == 0
+        out = capsys.readouterr().out
+        assert f"would remove {temp} (temporary file of a killed writer)" in out
+        assert f"would remove {lock} (free port lock)" in out
+        assert temp.exists() and lock.exists()
+        assert main(["prune", "--json", "--grace", "0", "--confirm", "0"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["removed_temp_files"] == [str(temp)]
+        assert doc["removed_port_locks"] == [str(lock)]
+        assert not temp.exists() and not lock.exists()
+
+    @pytest.mark.parametrize(("given", "expected"), [(["--confirm", "0.5"], 0.5), ([], None)])
+    def test_cli_prune_confirm_reaches_prune(
+        self,
+        given: list[str],
+        expected: float | None,
+        runtime_dir: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """--confirm SECONDS is what prune gets; without it, prune's DEFAULT_CONFIRM (also
+        the default --help states)."""
+        import kcf_client._listing as listing
+
+        real = listing.prune
+        seen: list[float] = []
+
+        def spy(*a: Any, **kw: Any) -> Any:
+            seen.append(kw["confirm"])
+            return real(*a, **kw)
+
+        monkeypatch.setattr(listing, "prune", spy)
+        assert main(["prune", "--dry-run", *given]) == 0
+        assert seen == [listing.DEFAULT_CONFIRM if expected is None else expected]
+        capsys.readouterr()
+        with pytest.raises(SystemExit):
+            main(["prune", "--help"])
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert f"(default {listing.DEFAULT_CONFIRM:g};" in help_text
+
+
+class TestCliChoice:
+    def test_cli_several_matches_say_which(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """info NAME with several matches says how many and which was chosen, on stderr."""
+        old = h.write(runtime_dir / "kernel-abc-1.json", h.dead_info())
+        new = h.write(runtime_dir / "kernel-abc-2.json", h.dead_info())
+        os.utime(old, (1000, 1000))
+        assert main(["info", "abc"]) == 0
+        cap = capsys.readouterr()
+        assert f"file:      {new}" in cap.out
+        assert cap.err == f"kcf: note: 2 files match 'abc'; chose {new} (newest)\n"
+
+    def test_cli_kernel_json_preferred_says_why(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A newer non-kernel-*.json match loses to kernel-*NAME*.json, and the note says why."""
+        chosen = h.write(runtime_dir / "kernel-abc.json", h.dead_info())
+        h.write(runtime_dir / "abc-notes.json", h.dead_info())
+        os.utime(chosen, (1000, 1000))
+        assert main(["info", "abc"]) == 0
+        err = capsys.readouterr().err
+        assert err.startswith(f"kcf: note: 2 files match 'abc'; chose {chosen} (")
+        assert "kernel-*abc*.json" in err
+
+    def test_cli_single_match_and_json_have_no_note(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """One match gives no note; under --json stderr stays empty even with several."""
+        h.write(runtime_dir / "kernel-abc-1.json", h.dead_info())
+        assert main(["info", "abc"]) == 0
+        assert capsys.readouterr().err == ""
+        h.write(runtime_dir / "kernel-abc-2.json", h.dead_info())
+        assert main(["info", "--json", "abc"]) == 0
+        assert capsys.readouterr().err == ""
+
+    @pytest.mark.parametrize("argv", [["info", ""], ["ping", ""], ["exec", "", "1"], ["stop", ""]])
+    def test_cli_empty_name_is_usage_error(
+        self,
+        argv: list[str],
+        runtime_dir: Path,
+        h: Any,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """An empty FILE (it would match every file) is a one-line usage error, exit 2."""
+        h.write(runtime_dir / "kernel-x.json", h.dead_info())
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("kcf: error: an empty connection file name")
+        assert err.count("\n") == 1

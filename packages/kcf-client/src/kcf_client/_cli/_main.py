@@ -36,7 +36,8 @@ __all__ = ["main", "parse"]
 
 _EPILOG = (
     "FILE is a path, a name or a glob: 'abc' finds kernel-abc.json in the current\n"
-    "directory or the runtime directory; several matches pick the newest.\n\n"
+    "directory or the runtime directory. Among several matches the newest\n"
+    "kernel-*abc*.json wins, then other *.json files; a note on stderr says which.\n\n"
     "With --json, stdout holds one JSON document, errors included:\n"
     '  {"error": {"message": ..., "type": ..., "exit_code": ...}}\n\nexit codes:\n'
     + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES.items())

@@ -68,6 +68,12 @@ class Out:
         else:
             print(text() if callable(text) else text)
 
+    def note(self, message: str) -> None:
+        """A remark beside the result (``kcf: note: ...`` on stderr); none under ``--json``,
+        whose stderr stays empty."""
+        if not self.json:
+            print(f"kcf: note: {message}", file=sys.stderr)
+
     def error(self, message: str, kind: str, code: int) -> None:
         """Report an error: a JSON document on stdout under ``--json``, else a line on stderr."""
         if self.json:
