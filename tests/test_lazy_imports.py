@@ -14,7 +14,9 @@ import pytest
 PACKAGES = ("kcf_spec", "kcf_kernel", "kcf_client")
 
 
-def _modules_after(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> set[str]:
+def _modules_after(
+    code: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> set[str]:
     """The modules loaded in a fresh interpreter once ``code`` has run."""
     probe = f"{code}\nimport sys\nloaded = sorted(sys.modules)\nprint(' '.join(loaded))"
     p = subprocess.run(
@@ -61,9 +63,7 @@ class TestLazyPackages:
 class TestLazyCli:
     def test_lazy_cli_version_imports_no_package_code(self) -> None:
         """``kcf --version`` loads neither kcf_spec nor kcf_kernel nor argparse."""
-        loaded = _modules_after(
-            "from kcf_client._cli import main\nassert main(['--version']) == 0"
-        )
+        loaded = _modules_after("from kcf_client._cli import main\nassert main(['--version']) == 0")
         assert not {"kcf_spec", "kcf_kernel", "argparse", "zmq"} & loaded
 
     def test_lazy_cli_list_empty_dir_imports_no_zmq(self, tmp_path: Path) -> None:

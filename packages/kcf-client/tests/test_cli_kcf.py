@@ -511,12 +511,14 @@ class TestCliPruneLitter:
         out = capsys.readouterr().out
         assert f"would remove {temp} (temporary file of a killed writer)" in out
         assert f"would remove {lock} (free port lock)" in out
-        assert temp.exists() and lock.exists()
+        assert temp.exists()
+        assert lock.exists()
         assert main(["prune", "--json", "--grace", "0", "--confirm", "0"]) == 0
         doc = json.loads(capsys.readouterr().out)
         assert doc["removed_temp_files"] == [str(temp)]
         assert doc["removed_port_locks"] == [str(lock)]
-        assert not temp.exists() and not lock.exists()
+        assert not temp.exists()
+        assert not lock.exists()
 
     @pytest.mark.parametrize(("given", "expected"), [(["--confirm", "0.5"], 0.5), ([], None)])
     def test_cli_prune_confirm_reaches_prune(
@@ -598,3 +600,176 @@ class TestCliChoice:
         err = capsys.readouterr().err
         assert err.startswith("kcf: error: an empty connection file name")
         assert err.count("\n") == 1
+
+
+def _kernelspec(root: Path, name: str, doc: dict[str, Any] | str) -> Path:
+    """Write ``root/kernels/NAME/kernel.json`` (a document, or raw text)."""
+    d = root / "kernels" / name
+    d.mkdir(parents=True)
+    (d / "kernel.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return d
+
+
+EXAMPLE_ARGV = [sys.executable, "-m", "kcf_kernel.examples.pykernel", "-f", "{connection_file}"]
+
+
+@pytest.fixture
+def kernelspecs(tmp_path: Path, runtime_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private $JUPYTER_PATH holding kernelspecs of kcf's example kernel, one per way of
+    getting its ports, and a broken one."""
+    root = tmp_path / "jupyter-path"
+    example = {"argv": EXAMPLE_ARGV, "display_name": "Example", "language": "python"}
+    _kernelspec(root, "kcf-example", example)
+    _kernelspec(
+        root,
+        "kcf-example-hs",
+        {**example, "argv": [*EXAMPLE_ARGV[:3], "--registration", "{registration_file}"]},
+    )
+    _kernelspec(
+        root,
+        "plain",
+        {"argv": ["my-kernel", "{connection_file}"], "language": "lisp"},
+    )
+    _kernelspec(root, "broken", '{"argv": "not a list"}')
+    monkeypatch.setenv("JUPYTER_PATH", str(root))
+    return root
+
+
+class TestCliKernelspec:
+    def test_cli_kernelspec_list_says_strategy_and_why(
+        self, kernelspecs: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """kernelspec list gives each kernelspec's language, protocol version and the port
+        strategy kcf would use with the reason; a broken kernel.json is a row naming it."""
+        assert main(["kernelspec", "list", "--json"]) == 0
+        rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+        assert rows["kcf-example"]["strategy"] == "kernel"
+        assert "binds port 0" in rows["kcf-example"]["why"]
+        assert rows["kcf-example-hs"]["strategy"] == "handshake"
+        assert "{registration_file}" in rows["kcf-example-hs"]["why"]
+        assert rows["plain"]["strategy"] == "reserve"
+        assert rows["plain"]["language"] == "lisp"
+        assert "reserves" in rows["plain"]["why"]
+        assert rows["broken"]["strategy"] is None
+        assert "/argv" in rows["broken"]["error"]
+        assert main(["kernelspec", "list"]) == 0
+        text = capsys.readouterr().out
+        assert text.splitlines()[0].split() == [
+            "NAME",
+            "LANGUAGE",
+            "PROTOCOL",
+            "PROVISIONER",
+            "PORTS",
+            "WHY",
+        ]
+        assert any(ln.split()[:2] == ["broken", "-"] for ln in text.splitlines())
+
+    @pytest.mark.parametrize("action", ["use-kcf", "restore"])
+    def test_cli_kernelspec_switch_without_provisioner_says_install(
+        self,
+        action: str,
+        kernelspecs: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """use-kcf / restore without kcf-provisioner: one line with the install hint, exit 3."""
+        monkeypatch.setitem(sys.modules, "kcf_provisioner", None)
+        assert main(["kernelspec", action, "kcf-example"]) == 3
+        err = capsys.readouterr().err
+        assert "needs kcf-provisioner" in err
+        assert "pip install" in err
+        assert err.count("\n") == 1
+
+    @pytest.mark.parametrize(
+        ("argv", "strategy"),
+        [
+            (["kcf-example"], "kernel"),
+            (["kcf-example-hs"], "handshake"),
+            (["--kernel", "kcf-example", "--ports", "reserve"], "reserve"),
+            (["kcf-example", "--ports", "handshake"], "handshake"),
+        ],
+    )
+    def test_cli_start_kernelspec_outlive_then_stop(
+        self,
+        argv: list[str],
+        strategy: str,
+        kernelspecs: Path,
+        runtime_dir: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """start KERNELSPEC (or --kernel) starts it with kcf's strategy or --ports; with
+        --outlive it returns with the kernel running, and stop ends it."""
+        assert main(["start", "--json", "--outlive", *argv]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["ports"] == strategy
+        assert doc["outlives"] is True
+        path = Path(doc["path"])
+        try:
+            assert path.parent == runtime_dir
+            assert json.loads(path.read_text())["kernel_name"] == (
+                "kcf-example-hs" if "kcf-example-hs" in argv else "kcf-example"
+            )
+            assert main(["exec", str(path), "6*7"]) == 0
+            assert capsys.readouterr().out == "42\n"
+        finally:
+            assert main(["stop", str(path)]) == 0
+        assert not path.exists()
+
+    def test_cli_run_kernel_port_range(
+        self, kernelspecs: Path, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """run --kernel KERNELSPEC --ports reserve --port-range: the kernel's ports lie in the
+        range; nothing is left behind."""
+        code = (
+            "import json, sys; f = sys.argv[sys.argv.index('-f') + 1]; "
+            "sorted(json.load(open(f))[k] for k in json.load(open(f)) if k.endswith('_port'))"
+        )
+        argv = ["run", "--kernel", "kcf-example", "--ports", "reserve"]
+        assert main([*argv, "--port-range", "21000-21099", code]) == 0
+        ports = eval(capsys.readouterr().out)  # noqa: S307 - a list of ints we printed
+        assert len(ports) == 5
+        assert all(21000 <= p <= 21099 for p in ports)
+        assert sorted(p.name for p in runtime_dir.iterdir()) in ([], ["kcf-ports"])
+
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (["start", "--port-range", "5-3"], "LOW <= HIGH"),
+            (["start", "--port-range", "x"], "LOW-HIGH"),
+            (["start", "a", "--kernel", "b"], "two kernels named"),
+            (["start", "kcf-example", "--", "python", "{connection_file}"], "not both"),
+            (["run", "--ports", "bind", "1"], "invalid choice"),
+        ],
+    )
+    def test_cli_kernel_options_usage_errors(
+        self, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A bad --port-range, two kernels named, or a kernel and an argv: usage, exit 2."""
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("kcf: error: ")
+        assert message in err
+        assert err.count("\n") == 1
+
+    def test_cli_start_unknown_kernelspec_not_found(
+        self, kernelspecs: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An unknown kernelspec name exits 3 and names where it looked."""
+        assert main(["start", "no-such-spec"]) == 3
+        err = capsys.readouterr().err
+        assert "no-such-spec" in err
+        assert str(kernelspecs) in err
+
+    def test_cli_start_outlive_survives_kcf(
+        self, kernelspecs: Path, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A kernel started with --outlive still answers after the kcf process has exited."""
+        env = dict(os.environ)
+        p = kcf("--json", "start", "kcf-example", "--outlive", env=env)
+        assert p.returncode == 0, p.stderr
+        path = Path(json.loads(p.stdout)["path"])
+        try:
+            assert main(["ping", str(path), "--timeout", "10"]) == 0
+        finally:
+            assert main(["stop", str(path)]) == 0
+        assert not path.exists()

@@ -60,7 +60,7 @@ def _parser(command: str | None) -> Parser:
 
     from kcf_client import __version__
 
-    from ._args import Parser
+    from ._args import Parser, add_output_options
 
     p = Parser(
         prog="kcf",
@@ -80,18 +80,7 @@ def _parser(command: str | None) -> Parser:
         sp: Parser = sub.add_parser(name, help=text, description=text)
         if name != command:
             continue
-        sp.add_argument(
-            "--json",
-            action="store_true",
-            default=argparse.SUPPRESS,
-            help="print one JSON document instead of text",
-        )
-        sp.add_argument(
-            "--debug",
-            action="store_true",
-            default=argparse.SUPPRESS,
-            help="show tracebacks on errors",
-        )
+        add_output_options(sp)
         import importlib
 
         mod = importlib.import_module(f"{__package__}.{module}")
@@ -129,13 +118,14 @@ def parse(args_list: Sequence[str]) -> argparse.Namespace:
 
 
 def _exit_code(exc: BaseException) -> int:
+    from kcf_kernel import NoSuchKernelSpec
     from kcf_spec import ConnectionFileError, ConnectionFileNotFound
 
     from kcf_client._errors import KernelDied, KernelTimeout, ProgramNotFound
 
     if isinstance(exc, CliError):
         return exc.code
-    if isinstance(exc, (ConnectionFileNotFound, ProgramNotFound)):
+    if isinstance(exc, (ConnectionFileNotFound, ProgramNotFound, NoSuchKernelSpec)):
         return NOT_FOUND
     if isinstance(exc, (KernelTimeout, KernelDied)):
         return TIMEOUT

@@ -38,7 +38,7 @@ EXIT_CODES = {
     OK: "success",
     FAILED: "a check failed: an invalid file, code that raised, a kernel that is not alive",
     USAGE: "usage error (bad arguments)",
-    NOT_FOUND: "not found: no connection file matches, or a program is not installed",
+    NOT_FOUND: "not found: no connection file or kernelspec matches, or a program is not installed",
     TIMEOUT: "the kernel did not answer in time, or died",
     ERROR: "any other error (socket, file system, SSH)",
     INTERRUPTED: "interrupted (Ctrl-C)",
