@@ -9,7 +9,7 @@ it runs).
 
 from __future__ import annotations
 
-import importlib
+from kcf_spec._lazy import attach
 
 # Every public name is imported on first use (PEP 562), so that importing the package
 # costs next to nothing; type checkers and documentation tools see the imports below.
@@ -18,8 +18,6 @@ import importlib
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._bind import SOCKET_TYPES, KernelSockets, bind_kernel
     from ._candidates import DEFAULT_PORT_RANGE, PORT_RANGE_ENV, ephemeral_port_range
     from ._errors import (
@@ -221,14 +219,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY, __all__)

@@ -5,7 +5,7 @@ Pure: no sockets, no processes. The kernel and client packages build on it.
 
 from __future__ import annotations
 
-import importlib
+from ._lazy import attach
 
 # Every public name is imported on first use (PEP 562), so that importing the package
 # costs next to nothing; type checkers and documentation tools see the imports below.
@@ -14,8 +14,6 @@ import importlib
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._channel import Channel
     from ._connection import DEFAULT_SIGNATURE_SCHEME, ConnectionInfo, Transport
     from ._errors import (
@@ -192,14 +190,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY, __all__)
