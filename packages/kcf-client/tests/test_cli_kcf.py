@@ -630,6 +630,25 @@ def kernelspecs(tmp_path: Path, runtime_dir: Path, monkeypatch: pytest.MonkeyPat
         "plain",
         {"argv": ["my-kernel", "{connection_file}"], "language": "lisp"},
     )
+    _kernelspec(
+        root,
+        "kcf-example-xeus",
+        {
+            **example,
+            "argv": [*EXAMPLE_ARGV, "--handshake-dialect", "xeus"],
+            "metadata": {"kcf": {"handshake_dialect": "xeus"}},
+        },
+    )
+    _kernelspec(
+        root,
+        "xpy",
+        {"argv": ["python", "-m", "xpython_launcher", "-f", "{connection_file}"]},
+    )
+    _kernelspec(
+        root,
+        "proto56",
+        {"argv": ["k56", "{connection_file}"], "kernel_protocol_version": "5.6"},
+    )
     _kernelspec(root, "broken", '{"argv": "not a list"}')
     monkeypatch.setenv("JUPYTER_PATH", str(root))
     return root
@@ -650,6 +669,19 @@ class TestCliKernelspec:
         assert rows["plain"]["strategy"] == "reserve"
         assert rows["plain"]["language"] == "lisp"
         assert "reserves" in rows["plain"]["why"]
+        assert (rows["kcf-example-xeus"]["strategy"], rows["kcf-example-xeus"]["dialect"]) == (
+            "handshake",
+            "xeus",
+        )
+        assert "metadata" in rows["kcf-example-xeus"]["why"]
+        assert (rows["xpy"]["strategy"], rows["xpy"]["dialect"]) == ("handshake", "xeus")
+        assert "xpython_launcher" in rows["xpy"]["why"]
+        assert (rows["proto56"]["strategy"], rows["proto56"]["dialect"]) == (
+            "handshake",
+            "jupyter",
+        )
+        assert "5.6" in rows["proto56"]["why"]
+        assert rows["kcf-example"]["dialect"] is None
         assert rows["broken"]["strategy"] is None
         assert "/argv" in rows["broken"]["error"]
         assert main(["kernelspec", "list"]) == 0
@@ -687,6 +719,7 @@ class TestCliKernelspec:
             (["kcf-example-hs"], "handshake"),
             (["--kernel", "kcf-example", "--ports", "reserve"], "reserve"),
             (["kcf-example", "--ports", "handshake"], "handshake"),
+            (["kcf-example-xeus"], "handshake"),
         ],
     )
     def test_cli_start_kernelspec_outlive_then_stop(
@@ -706,9 +739,8 @@ class TestCliKernelspec:
         path = Path(doc["path"])
         try:
             assert path.parent == runtime_dir
-            assert json.loads(path.read_text())["kernel_name"] == (
-                "kcf-example-hs" if "kcf-example-hs" in argv else "kcf-example"
-            )
+            name = next(a for a in argv if a.startswith("kcf-example"))
+            assert json.loads(path.read_text())["kernel_name"] == name
             assert main(["exec", str(path), "6*7"]) == 0
             assert capsys.readouterr().out == "42\n"
         finally:
@@ -773,3 +805,34 @@ class TestCliKernelspec:
         finally:
             assert main(["stop", str(path)]) == 0
         assert not path.exists()
+
+
+class TestCliXeusPython:
+    def test_cli_start_xpython_through_the_handshake(
+        self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`kcf start xpython` (xeus-python from PyPI, its own kernelspec) starts it through
+        the JEP 66 handshake in the xeus dialect with no other flag; exec and stop work."""
+        import importlib.util
+
+        import kcf_kernel
+
+        if importlib.util.find_spec("xpython_launcher") is None:
+            from realparts import missing_real_part
+
+            missing_real_part("xeus-python is not installed (pip install xeus-python)")
+        assert "xpython" in kcf_kernel.find_kernel_specs()
+        assert main(["kernelspec", "list", "--json"]) == 0
+        row = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "xpython")
+        assert (row["strategy"], row["dialect"]) == ("handshake", "xeus")
+        assert main(["start", "xpython", "--outlive", "--json", "--timeout", "60"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        path = Path(doc["path"])
+        try:
+            assert doc["ports"] == "handshake"
+            assert main(["exec", str(path), "print('from xeus'); 6*7", "--timeout", "60"]) == 0
+            assert capsys.readouterr().out == "from xeus\n42\n"
+        finally:
+            assert main(["stop", str(path), "--timeout", "30"]) == 0
+        assert not path.exists()
+        assert [p.name for p in runtime_dir.iterdir() if p.name != "kcf-ports"] == []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -21,15 +22,30 @@ class Choice(NamedTuple):
 
 
 def choose(spec: KernelSpec) -> Choice:
-    """The strategy :func:`kcf_kernel.launch_kernel` follows for ``spec`` when ``--ports``
-    is not given (:func:`kcf_kernel.default_port_strategy`), with the reason."""
-    from kcf_kernel import default_port_strategy
+    """The strategy for ``spec`` when ``--ports`` is not given, with the reason.
 
+    A kernel that :func:`kcf_spec.dialect_for_kernelspec` knows to speak a JEP 66 dialect
+    (xeus-python, ark, a kernelspec that asks for one, protocol >= 5.6) gets the handshake in
+    that dialect; any other follows :func:`kcf_kernel.default_port_strategy`, as
+    :func:`kcf_kernel.launch_kernel` does.
+
+    Raises:
+        KernelSpecError: its metadata names an unknown handshake dialect.
+    """
+    from kcf_kernel import KernelSpecError, default_port_strategy
+    from kcf_spec import dialect_for_kernelspec
+
+    version = spec.kernel_protocol_version
+    try:
+        dialect = dialect_for_kernelspec(spec.argv, spec.language, spec.metadata, version)
+    except ValueError as exc:
+        raise KernelSpecError(
+            spec.resource_dir / "kernel.json", "/metadata/kcf/handshake_dialect", str(exc)
+        ) from None
+    if dialect is not None:
+        return Choice("handshake", dialect, _why_dialect(spec, dialect))
     template = spec.command()
     strategy = default_port_strategy(template, spec)
-    # The handshake dialect a kernelspec's kernel reads (xeus-python, ark...) is decided
-    # here once kcf_spec.dialect_for_kernelspec is on main (the `dialects` branch).
-    version = spec.kernel_protocol_version
     if strategy == "kernel":
         why = "it binds port 0 itself and writes its ports back (ipykernel, kcf's example kernel)"
     elif strategy == "handshake":
@@ -41,3 +57,19 @@ def choose(spec: KernelSpec) -> Choice:
         declared = f"declares protocol {version}" if version else "declares no protocol version"
         why = f"it {declared} and does not choose its own ports: kcf chooses and reserves them"
     return Choice(strategy, None, why)
+
+
+def _why_dialect(spec: KernelSpec, dialect: str) -> str:
+    """Which part of :func:`kcf_spec.dialect_for_kernelspec`'s rule chose ``dialect``."""
+    kcf_meta = spec.metadata.get("kcf")
+    if isinstance(kcf_meta, dict) and "handshake_dialect" in kcf_meta:
+        return f"its metadata asks for the {dialect} handshake (metadata.kcf.handshake_dialect)"
+    if dialect == "jupyter" and spec.protocol_at_least(5, 6):
+        return (
+            f"it declares kernel_protocol_version {spec.kernel_protocol_version} (>= 5.6: "
+            "the JEP 66 handshake as jupyter_client documents it)"
+        )
+    program = os.path.basename(spec.argv[0])
+    if "-m" in spec.argv[:-1]:
+        program = spec.argv[spec.argv.index("-m") + 1]
+    return f"{program} is known to speak the JEP 66 handshake in the {dialect} dialect"
