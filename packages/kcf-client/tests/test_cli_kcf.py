@@ -427,3 +427,412 @@ class TestCliStop:
             assert main(["stop", str(f), "--timeout", "2"]) == 1
         assert "not provably gone" in capsys.readouterr().err
         assert f.exists()
+
+
+class TestCliValidatePortability:
+    def test_cli_validate_bom_warns_naming_readers(
+        self, tmp_path: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A UTF-8 BOM is valid for kcf but warned about, naming the readers that refuse it;
+        warnings alone exit 0."""
+        f = tmp_path / "kernel-bom.json"
+        f.write_bytes(b"\xef\xbb\xbf" + h.dead_info().dumps().encode())
+        f.chmod(0o600)
+        assert main(["validate", str(f)]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"{f}: ok\n")
+        assert "warning: " in out
+        assert "byte order mark" in out
+        assert "jupyter_client" in out
+        assert "serde_json" in out
+
+    def test_cli_validate_duplicate_name_json_hides_key(
+        self, tmp_path: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--json gives each portability warning's code, message and failing readers, and
+        never the repeated value (it may be the key)."""
+        info = h.dead_info()
+        text = info.dumps()
+        f = tmp_path / "kernel-dup.json"
+        f.write_text(text.replace("{", '{"key": "first-secret-value", ', 1))
+        f.chmod(0o600)
+        assert main(["validate", "--json", str(f)]) == 0
+        out = capsys.readouterr().out
+        (verdict,) = json.loads(out)
+        assert verdict["valid"] is True
+        (warning,) = verdict["portability"]
+        assert warning["code"] == "duplicate-name"
+        assert any("serde_json" in r for r in warning["readers"])
+        assert any('"key"' in w for w in verdict["warnings"])
+        assert "first-secret-value" not in out
+        assert info.key.decode() not in out
+
+    def test_cli_validate_strict_fails_on_warnings(
+        self, tmp_path: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--strict makes a warning a failure (exit 1); a clean file still exits 0."""
+        bom = tmp_path / "kernel-bom.json"
+        bom.write_bytes(b"\xef\xbb\xbf" + h.dead_info().dumps().encode())
+        bom.chmod(0o600)
+        clean = h.write(tmp_path / "kernel-clean.json", h.dead_info())
+        assert main(["validate", "--strict", str(clean)]) == 0
+        assert main(["validate", "--strict", str(clean), str(bom)]) == 1
+        assert "byte order mark" in capsys.readouterr().out
+
+    def test_cli_validate_help_documents_strict(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """validate --help says that warnings alone exit 0 unless --strict."""
+        with pytest.raises(SystemExit):
+            main(["validate", "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "--strict" in out
+        assert "warnings alone exit 0 unless --strict" in out
+
+
+class TestCliPruneLitter:
+    def test_cli_prune_reports_temp_files_and_port_locks(
+        self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """prune says which abandoned temporary files and free port locks it removed, in
+        text and in --json."""
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        temp = runtime_dir / f".kernel-a.json.{int(gone.stdout)}.0a1b2c3d4e5f.tmp"
+        temp.write_text('{"key": "secret"}')
+        os.utime(temp, (1000, 1000))
+        locks = runtime_dir / "kcf-ports"
+        locks.mkdir(mode=0o700)
+        lock = locks / "1.lock"
+        lock.write_text('{"pid": 1, "port": 1}')
+        assert main(["prune", "--dry-run", "--grace", "0", "--confirm", "0"]) == 0
+        out = capsys.readouterr().out
+        assert f"would remove {temp} (temporary file of a killed writer)" in out
+        assert f"would remove {lock} (free port lock)" in out
+        assert temp.exists()
+        assert lock.exists()
+        assert main(["prune", "--json", "--grace", "0", "--confirm", "0"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["removed_temp_files"] == [str(temp)]
+        assert doc["removed_port_locks"] == [str(lock)]
+        assert not temp.exists()
+        assert not lock.exists()
+
+    @pytest.mark.parametrize(("given", "expected"), [(["--confirm", "0.5"], 0.5), ([], None)])
+    def test_cli_prune_confirm_reaches_prune(
+        self,
+        given: list[str],
+        expected: float | None,
+        runtime_dir: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """--confirm SECONDS is what prune gets; without it, prune's DEFAULT_CONFIRM (also
+        the default --help states)."""
+        import kcf_client._listing as listing
+
+        real = listing.prune
+        seen: list[float] = []
+
+        def spy(*a: Any, **kw: Any) -> Any:
+            seen.append(kw["confirm"])
+            return real(*a, **kw)
+
+        monkeypatch.setattr(listing, "prune", spy)
+        assert main(["prune", "--dry-run", *given]) == 0
+        assert seen == [listing.DEFAULT_CONFIRM if expected is None else expected]
+        capsys.readouterr()
+        with pytest.raises(SystemExit):
+            main(["prune", "--help"])
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert f"(default {listing.DEFAULT_CONFIRM:g};" in help_text
+
+
+class TestCliChoice:
+    def test_cli_several_matches_say_which(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """info NAME with several matches says how many and which was chosen, on stderr."""
+        old = h.write(runtime_dir / "kernel-abc-1.json", h.dead_info())
+        new = h.write(runtime_dir / "kernel-abc-2.json", h.dead_info())
+        os.utime(old, (1000, 1000))
+        assert main(["info", "abc"]) == 0
+        cap = capsys.readouterr()
+        assert f"file:      {new}" in cap.out
+        assert cap.err == f"kcf: note: 2 files match 'abc'; chose {new} (newest)\n"
+
+    def test_cli_kernel_json_preferred_says_why(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A newer non-kernel-*.json match loses to kernel-*NAME*.json, and the note says why."""
+        chosen = h.write(runtime_dir / "kernel-abc.json", h.dead_info())
+        h.write(runtime_dir / "abc-notes.json", h.dead_info())
+        os.utime(chosen, (1000, 1000))
+        assert main(["info", "abc"]) == 0
+        err = capsys.readouterr().err
+        assert err.startswith(f"kcf: note: 2 files match 'abc'; chose {chosen} (")
+        assert "kernel-*abc*.json" in err
+
+    def test_cli_single_match_and_json_have_no_note(
+        self, runtime_dir: Path, h: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """One match gives no note; under --json stderr stays empty even with several."""
+        h.write(runtime_dir / "kernel-abc-1.json", h.dead_info())
+        assert main(["info", "abc"]) == 0
+        assert capsys.readouterr().err == ""
+        h.write(runtime_dir / "kernel-abc-2.json", h.dead_info())
+        assert main(["info", "--json", "abc"]) == 0
+        assert capsys.readouterr().err == ""
+
+    @pytest.mark.parametrize("argv", [["info", ""], ["ping", ""], ["exec", "", "1"], ["stop", ""]])
+    def test_cli_empty_name_is_usage_error(
+        self,
+        argv: list[str],
+        runtime_dir: Path,
+        h: Any,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """An empty FILE (it would match every file) is a one-line usage error, exit 2."""
+        h.write(runtime_dir / "kernel-x.json", h.dead_info())
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("kcf: error: an empty connection file name")
+        assert err.count("\n") == 1
+
+
+def _kernelspec(root: Path, name: str, doc: dict[str, Any] | str) -> Path:
+    """Write ``root/kernels/NAME/kernel.json`` (a document, or raw text)."""
+    d = root / "kernels" / name
+    d.mkdir(parents=True)
+    (d / "kernel.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return d
+
+
+EXAMPLE_ARGV = [sys.executable, "-m", "kcf_kernel.examples.pykernel", "-f", "{connection_file}"]
+
+
+@pytest.fixture
+def kernelspecs(tmp_path: Path, runtime_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private $JUPYTER_PATH holding kernelspecs of kcf's example kernel, one per way of
+    getting its ports, and a broken one."""
+    root = tmp_path / "jupyter-path"
+    example = {"argv": EXAMPLE_ARGV, "display_name": "Example", "language": "python"}
+    _kernelspec(root, "kcf-example", example)
+    _kernelspec(
+        root,
+        "kcf-example-hs",
+        {**example, "argv": [*EXAMPLE_ARGV[:3], "--registration", "{registration_file}"]},
+    )
+    _kernelspec(
+        root,
+        "plain",
+        {"argv": ["my-kernel", "{connection_file}"], "language": "lisp"},
+    )
+    _kernelspec(
+        root,
+        "kcf-example-xeus",
+        {
+            **example,
+            "argv": [*EXAMPLE_ARGV, "--handshake-dialect", "xeus"],
+            "metadata": {"kcf": {"handshake_dialect": "xeus"}},
+        },
+    )
+    _kernelspec(
+        root,
+        "xpy",
+        {"argv": ["python", "-m", "xpython_launcher", "-f", "{connection_file}"]},
+    )
+    _kernelspec(
+        root,
+        "proto56",
+        {"argv": ["k56", "{connection_file}"], "kernel_protocol_version": "5.6"},
+    )
+    _kernelspec(root, "broken", '{"argv": "not a list"}')
+    monkeypatch.setenv("JUPYTER_PATH", str(root))
+    return root
+
+
+class TestCliKernelspec:
+    def test_cli_kernelspec_list_says_strategy_and_why(
+        self, kernelspecs: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """kernelspec list gives each kernelspec's language, protocol version and the port
+        strategy kcf would use with the reason; a broken kernel.json is a row naming it."""
+        assert main(["kernelspec", "list", "--json"]) == 0
+        rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+        assert rows["kcf-example"]["strategy"] == "kernel"
+        assert "binds port 0" in rows["kcf-example"]["why"]
+        assert rows["kcf-example-hs"]["strategy"] == "handshake"
+        assert "{registration_file}" in rows["kcf-example-hs"]["why"]
+        assert rows["plain"]["strategy"] == "reserve"
+        assert rows["plain"]["language"] == "lisp"
+        assert "reserves" in rows["plain"]["why"]
+        assert (rows["kcf-example-xeus"]["strategy"], rows["kcf-example-xeus"]["dialect"]) == (
+            "handshake",
+            "xeus",
+        )
+        assert "metadata" in rows["kcf-example-xeus"]["why"]
+        assert (rows["xpy"]["strategy"], rows["xpy"]["dialect"]) == ("handshake", "xeus")
+        assert "xpython_launcher" in rows["xpy"]["why"]
+        assert (rows["proto56"]["strategy"], rows["proto56"]["dialect"]) == (
+            "handshake",
+            "jupyter",
+        )
+        assert "5.6" in rows["proto56"]["why"]
+        assert rows["kcf-example"]["dialect"] is None
+        assert rows["broken"]["strategy"] is None
+        assert "/argv" in rows["broken"]["error"]
+        assert main(["kernelspec", "list"]) == 0
+        text = capsys.readouterr().out
+        assert text.splitlines()[0].split() == [
+            "NAME",
+            "LANGUAGE",
+            "PROTOCOL",
+            "PROVISIONER",
+            "PORTS",
+            "WHY",
+        ]
+        assert any(ln.split()[:2] == ["broken", "-"] for ln in text.splitlines())
+
+    @pytest.mark.parametrize("action", ["use-kcf", "restore"])
+    def test_cli_kernelspec_switch_without_provisioner_says_install(
+        self,
+        action: str,
+        kernelspecs: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """use-kcf / restore without kcf-provisioner: one line with the install hint, exit 3."""
+        monkeypatch.setitem(sys.modules, "kcf_provisioner", None)
+        assert main(["kernelspec", action, "kcf-example"]) == 3
+        err = capsys.readouterr().err
+        assert "needs kcf-provisioner" in err
+        assert "pip install" in err
+        assert err.count("\n") == 1
+
+    @pytest.mark.parametrize(
+        ("argv", "strategy"),
+        [
+            (["kcf-example"], "kernel"),
+            (["kcf-example-hs"], "handshake"),
+            (["--kernel", "kcf-example", "--ports", "reserve"], "reserve"),
+            (["kcf-example", "--ports", "handshake"], "handshake"),
+            (["kcf-example-xeus"], "handshake"),
+        ],
+    )
+    def test_cli_start_kernelspec_outlive_then_stop(
+        self,
+        argv: list[str],
+        strategy: str,
+        kernelspecs: Path,
+        runtime_dir: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """start KERNELSPEC (or --kernel) starts it with kcf's strategy or --ports; with
+        --outlive it returns with the kernel running, and stop ends it."""
+        assert main(["start", "--json", "--outlive", *argv]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["ports"] == strategy
+        assert doc["outlives"] is True
+        path = Path(doc["path"])
+        try:
+            assert path.parent == runtime_dir
+            name = next(a for a in argv if a.startswith("kcf-example"))
+            assert json.loads(path.read_text())["kernel_name"] == name
+            assert main(["exec", str(path), "6*7"]) == 0
+            assert capsys.readouterr().out == "42\n"
+        finally:
+            assert main(["stop", str(path)]) == 0
+        assert not path.exists()
+
+    def test_cli_run_kernel_port_range(
+        self, kernelspecs: Path, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """run --kernel KERNELSPEC --ports reserve --port-range: the kernel's ports lie in the
+        range; nothing is left behind."""
+        code = (
+            "import json, sys; f = sys.argv[sys.argv.index('-f') + 1]; "
+            "sorted(json.load(open(f))[k] for k in json.load(open(f)) if k.endswith('_port'))"
+        )
+        argv = ["run", "--kernel", "kcf-example", "--ports", "reserve"]
+        assert main([*argv, "--port-range", "21000-21099", code]) == 0
+        ports = eval(capsys.readouterr().out)  # noqa: S307 - a list of ints we printed
+        assert len(ports) == 5
+        assert all(21000 <= p <= 21099 for p in ports)
+        assert sorted(p.name for p in runtime_dir.iterdir()) in ([], ["kcf-ports"])
+
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (["start", "--port-range", "5-3"], "LOW <= HIGH"),
+            (["start", "--port-range", "x"], "LOW-HIGH"),
+            (["start", "a", "--kernel", "b"], "two kernels named"),
+            (["start", "kcf-example", "--", "python", "{connection_file}"], "not both"),
+            (["run", "--ports", "bind", "1"], "invalid choice"),
+        ],
+    )
+    def test_cli_kernel_options_usage_errors(
+        self, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A bad --port-range, two kernels named, or a kernel and an argv: usage, exit 2."""
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("kcf: error: ")
+        assert message in err
+        assert err.count("\n") == 1
+
+    def test_cli_start_unknown_kernelspec_not_found(
+        self, kernelspecs: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An unknown kernelspec name exits 3 and names where it looked."""
+        assert main(["start", "no-such-spec"]) == 3
+        err = capsys.readouterr().err
+        assert "no-such-spec" in err
+        assert str(kernelspecs) in err
+
+    def test_cli_start_outlive_survives_kcf(
+        self, kernelspecs: Path, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A kernel started with --outlive still answers after the kcf process has exited."""
+        env = dict(os.environ)
+        p = kcf("--json", "start", "kcf-example", "--outlive", env=env)
+        assert p.returncode == 0, p.stderr
+        path = Path(json.loads(p.stdout)["path"])
+        try:
+            assert main(["ping", str(path), "--timeout", "10"]) == 0
+        finally:
+            assert main(["stop", str(path)]) == 0
+        assert not path.exists()
+
+
+class TestCliXeusPython:
+    def test_cli_start_xpython_through_the_handshake(
+        self, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`kcf start xpython` (xeus-python from PyPI, its own kernelspec) starts it through
+        the JEP 66 handshake in the xeus dialect with no other flag; exec and stop work."""
+        import importlib.util
+
+        import kcf_kernel
+
+        if importlib.util.find_spec("xpython_launcher") is None:
+            from realparts import missing_real_part
+
+            missing_real_part("xeus-python is not installed (pip install xeus-python)")
+        assert "xpython" in kcf_kernel.find_kernel_specs()
+        assert main(["kernelspec", "list", "--json"]) == 0
+        row = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "xpython")
+        assert (row["strategy"], row["dialect"]) == ("handshake", "xeus")
+        assert main(["start", "xpython", "--outlive", "--json", "--timeout", "60"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        path = Path(doc["path"])
+        try:
+            assert doc["ports"] == "handshake"
+            assert main(["exec", str(path), "print('from xeus'); 6*7", "--timeout", "60"]) == 0
+            assert capsys.readouterr().out == "from xeus\n42\n"
+        finally:
+            assert main(["stop", str(path), "--timeout", "30"]) == 0
+        assert not path.exists()
+        assert [p.name for p in runtime_dir.iterdir() if p.name != "kcf-ports"] == []

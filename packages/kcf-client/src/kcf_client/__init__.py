@@ -7,15 +7,13 @@ stays cheap.
 
 from __future__ import annotations
 
-import importlib
+from kcf_spec._lazy import attach
 
 # Not `from typing import TYPE_CHECKING`: typing costs milliseconds at every `kcf` start
 # (type checkers treat any name TYPE_CHECKING as true).
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._blocking import KernelConnection, connect
     from ._compat import get_connection_file, get_connection_info
     from ._console import connect_qtconsole, console_argv, launch_console
@@ -130,14 +128,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kcf_client' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY, __all__)

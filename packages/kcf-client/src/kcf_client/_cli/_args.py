@@ -19,6 +19,9 @@ __all__ = [
     "add_ssh_backend",
     "add_dir_options",
     "add_kernel_options",
+    "add_output_options",
+    "port_range",
+    "KERNEL_WORDS",
 ]
 
 
@@ -32,6 +35,23 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         where = self.prog.removeprefix("kcf").strip()
         raise UsageError(f"{where}: {message}" if where else message)
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """``--json`` and ``--debug`` after a command's name too (``kcf list --json``); the
+    top-level parser holds their defaults."""
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document instead of text",
+    )
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks on errors",
+    )
 
 
 def _number(text: str, kind: type[float] | type[int], lowest: float, strict: bool) -> float:
@@ -117,13 +137,45 @@ def add_dir_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def port_range(text: str) -> tuple[int, int]:
+    """``LOW-HIGH``: the ports the ``reserve`` strategy chooses from (both inclusive)."""
+    # kcf_kernel's own parser of $KCF_PORT_RANGE: one rule for both ways of giving a range.
+    from kcf_kernel._candidates import _parse_range
+
+    try:
+        return _parse_range(text, "--port-range")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--port-range: ")) from None
+
+
+#: ``--kernel`` words that are not kernelspec names.
+KERNEL_WORDS = ("auto", "ipykernel", "example")
+
+
 def add_kernel_options(p: argparse.ArgumentParser) -> None:
-    """Which kernel to start and how long to wait for it (start, run)."""
+    """Which kernel to start, how it gets its ports, how long to wait for it (start, run)."""
     p.add_argument(
         "--kernel",
-        choices=["auto", "ipykernel", "example"],
-        default="auto",
-        help="auto: ipykernel when installed, else the example kernel",
+        metavar="KERNEL",
+        default=None,
+        help="a kernelspec name (see 'kcf kernelspec list'), or: auto (default: ipykernel "
+        "when installed, else kcf's example kernel), ipykernel, example",
+    )
+    p.add_argument(
+        "--ports",
+        choices=["reserve", "kernel", "handshake"],
+        default=None,
+        help="how the kernel gets its ports (default: the strategy 'kcf kernelspec list' "
+        "shows): reserve: kcf chooses them outside the ephemeral range and reserves them; "
+        "kernel: the kernel binds port 0 and writes them back; handshake: the kernel binds "
+        "and reports them (JEP 66)",
+    )
+    p.add_argument(
+        "--port-range",
+        type=port_range,
+        metavar="LOW-HIGH",
+        default=None,
+        help="the ports 'reserve' chooses from (default $KCF_PORT_RANGE, else 20000-32767)",
     )
     p.add_argument(
         "--timeout",

@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stop": ("stop", "end a kernel by its connection file (shutdown, then proof it is gone)"),
     "run": ("run", "start a kernel, find it, run CODE, print the result, shut it down"),
     "tunnel": ("tunnel", "forward a remote kernel's ports over SSH"),
+    "kernelspec": (
+        "kernelspec",
+        "list kernelspecs and the port strategy kcf uses for each; switch Jupyter's provisioner",
+    ),
 }
 
 #: Commands that start something that must not outlive them: SIGTERM, SIGHUP and SIGINT

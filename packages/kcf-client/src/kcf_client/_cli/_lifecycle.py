@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ._output import ERROR, CliError
 
 if TYPE_CHECKING:
-    from kcf_kernel import KernelProcess
+    from kcf_kernel import KernelProcess, KernelSpec
 
 __all__ = ["Stopped", "StopSignals", "RunningKernel"]
 
@@ -104,18 +104,25 @@ class StopSignals:
             self._on_stop = None
 
 
-def _kernel_argv(args: argparse.Namespace) -> tuple[list[str], str]:
+def _kernel_target(args: argparse.Namespace) -> tuple[list[str] | KernelSpec, str | None]:
+    """What to start (an argv, or a kernelspec) and the kernel name to record
+    (``None``: the kernelspec's)."""
     import kcf_kernel
+
+    from ._args import KERNEL_WORDS
 
     if args.argv:
         argv = list(args.argv)
         return argv, os.path.basename(argv[0])
-    if args.kernel in ("auto", "ipykernel"):
+    kernel = args.kernel or "auto"
+    if kernel not in KERNEL_WORDS:
+        return kcf_kernel.get_kernel_spec(kernel), None
+    if kernel in ("auto", "ipykernel"):
         import importlib.util
 
         if importlib.util.find_spec("ipykernel") is not None:
             return list(kcf_kernel.ipykernel_argv()), "python3"
-        if args.kernel == "ipykernel":
+        if kernel == "ipykernel":
             from kcf_client._errors import ProgramNotFound
 
             raise ProgramNotFound("ipykernel", "pip install ipykernel")
@@ -126,14 +133,29 @@ def _launch(args: argparse.Namespace) -> KernelProcess:
     import subprocess
 
     try:
-        from kcf_kernel import launch_kernel
+        from kcf_kernel import KernelSpec, launch_kernel
     except ImportError as exc:
         raise CliError(f"kcf_kernel cannot launch kernels here: {exc}", ERROR) from exc
-    argv, name = _kernel_argv(args)
+    target, name = _kernel_target(args)
+    ports, dialect = args.ports, None
+    if isinstance(target, KernelSpec):
+        from ._strategy import choose
+
+        choice = choose(target)
+        if ports is None or ports == choice.strategy:
+            ports, dialect = choice.strategy, choice.dialect
     # The kernel's own chatter (ipykernel's banner notes) must not mix with our output.
     quiet = None if args.kernel_output else subprocess.DEVNULL
     return launch_kernel(
-        argv, kernel_name=name, stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet
+        target,
+        kernel_name=name,
+        ports=ports,
+        handshake_dialect=dialect,
+        port_range=args.port_range,
+        die_with_launcher=not getattr(args, "outlive", False),
+        stdin=subprocess.DEVNULL,
+        stdout=quiet,
+        stderr=quiet,
     )
 
 
@@ -151,6 +173,7 @@ class RunningKernel:
         self._signals = signals
         self._kernel: KernelProcess | None = None
         self.ready = False
+        self._detached = False
 
     @property
     def kernel(self) -> KernelProcess:
@@ -186,6 +209,16 @@ class RunningKernel:
         self._signals.act()
         self.ready = True
 
+    def detach(self) -> None:
+        """Leave the kernel running when the block ends (``kcf start --outlive``): nothing
+        is stopped or removed; its port reservation (if any) is released, as the kernel
+        listens on its ports by now. A stop signal noted before acts first (the kernel is
+        then stopped as usual)."""
+        self._signals.act()
+        if self.kernel.reservation is not None:
+            self.kernel.reservation.release()
+        self._detached = True
+
     def end_on_stop(self) -> contextlib.AbstractContextManager[None]:
         """Within the block, a stop signal terminates the kernel's process group, so that
         whatever waits on the kernel (running code) ends with :class:`KernelDied`."""
@@ -210,7 +243,7 @@ class RunningKernel:
 
     def _teardown(self) -> None:
         kernel = self._kernel
-        if kernel is None:
+        if kernel is None or self._detached:
             return
         if self.ready and kernel.poll() is None:
             self._shut_down(kernel)

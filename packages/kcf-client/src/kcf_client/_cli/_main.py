@@ -36,7 +36,8 @@ __all__ = ["main", "parse"]
 
 _EPILOG = (
     "FILE is a path, a name or a glob: 'abc' finds kernel-abc.json in the current\n"
-    "directory or the runtime directory; several matches pick the newest.\n\n"
+    "directory or the runtime directory. Among several matches the newest\n"
+    "kernel-*abc*.json wins, then other *.json files; a note on stderr says which.\n\n"
     "With --json, stdout holds one JSON document, errors included:\n"
     '  {"error": {"message": ..., "type": ..., "exit_code": ...}}\n\nexit codes:\n'
     + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES.items())
@@ -59,7 +60,7 @@ def _parser(command: str | None) -> Parser:
 
     from kcf_client import __version__
 
-    from ._args import Parser
+    from ._args import Parser, add_output_options
 
     p = Parser(
         prog="kcf",
@@ -79,18 +80,7 @@ def _parser(command: str | None) -> Parser:
         sp: Parser = sub.add_parser(name, help=text, description=text)
         if name != command:
             continue
-        sp.add_argument(
-            "--json",
-            action="store_true",
-            default=argparse.SUPPRESS,
-            help="print one JSON document instead of text",
-        )
-        sp.add_argument(
-            "--debug",
-            action="store_true",
-            default=argparse.SUPPRESS,
-            help="show tracebacks on errors",
-        )
+        add_output_options(sp)
         import importlib
 
         mod = importlib.import_module(f"{__package__}.{module}")
@@ -128,13 +118,14 @@ def parse(args_list: Sequence[str]) -> argparse.Namespace:
 
 
 def _exit_code(exc: BaseException) -> int:
+    from kcf_kernel import NoSuchKernelSpec
     from kcf_spec import ConnectionFileError, ConnectionFileNotFound
 
     from kcf_client._errors import KernelDied, KernelTimeout, ProgramNotFound
 
     if isinstance(exc, CliError):
         return exc.code
-    if isinstance(exc, (ConnectionFileNotFound, ProgramNotFound)):
+    if isinstance(exc, (ConnectionFileNotFound, ProgramNotFound, NoSuchKernelSpec)):
         return NOT_FOUND
     if isinstance(exc, (KernelTimeout, KernelDied)):
         return TIMEOUT

@@ -38,7 +38,7 @@ EXIT_CODES = {
     OK: "success",
     FAILED: "a check failed: an invalid file, code that raised, a kernel that is not alive",
     USAGE: "usage error (bad arguments)",
-    NOT_FOUND: "not found: no connection file matches, or a program is not installed",
+    NOT_FOUND: "not found: no connection file or kernelspec matches, or a program is not installed",
     TIMEOUT: "the kernel did not answer in time, or died",
     ERROR: "any other error (socket, file system, SSH)",
     INTERRUPTED: "interrupted (Ctrl-C)",
@@ -67,6 +67,12 @@ class Out:
             print(json.dumps(data, indent=2, default=str))
         else:
             print(text() if callable(text) else text)
+
+    def note(self, message: str) -> None:
+        """A remark beside the result (``kcf: note: ...`` on stderr); none under ``--json``,
+        whose stderr stays empty."""
+        if not self.json:
+            print(f"kcf: note: {message}", file=sys.stderr)
 
     def error(self, message: str, kind: str, code: int) -> None:
         """Report an error: a JSON document on stdout under ``--json``, else a line on stderr."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._output import ERROR, CliError
+from ._output import ERROR, USAGE, CliError, Out
 
 if TYPE_CHECKING:
     from kcf_spec import ConnectionInfo
@@ -19,11 +19,40 @@ if TYPE_CHECKING:
 __all__ = ["find", "reach", "tunnel_to"]
 
 
-def find(name: str) -> Path:
-    """The connection file ``name`` designates (a path, a name or a glob)."""
-    from kcf_client._find import find_connection_file
+def find(name: str, out: Out) -> Path:
+    """The connection file ``name`` designates (a path, a name or a glob).
 
-    return find_connection_file(name)
+    When several files match, a note says how many and which was chosen, and why.
+
+    Raises:
+        CliError: (usage) ``name`` is empty.
+        ConnectionFileNotFound: nothing matches.
+    """
+    from kcf_client._find import find_connection_files
+
+    try:
+        found = find_connection_files(name)
+    except ValueError as exc:  # an empty name: it would match every file
+        raise CliError(str(exc), USAGE) from None
+    chosen = found[0]
+    if len(found) > 1:
+        out.note(f"{len(found)} files match {name!r}; chose {chosen} ({_why(name, chosen, found)})")
+    return chosen
+
+
+def _why(name: str, chosen: Path, found: list[Path]) -> str:
+    """Why :func:`find_connection_files` put ``chosen`` first among ``found``."""
+    import os
+
+    def mtime(p: Path) -> float:
+        try:
+            return os.stat(p).st_mtime
+        except OSError:
+            return float("-inf")
+
+    if all(mtime(chosen) >= mtime(p) for p in found[1:]):
+        return "newest"
+    return f"the newest kernel-*{name}*.json; those come before other .json files"
 
 
 def _ask(prompt: str) -> str | None:

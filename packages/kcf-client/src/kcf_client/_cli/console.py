@@ -26,7 +26,7 @@ def run(args: argparse.Namespace, out: Out) -> int:
 
     from ._reach import find, reach
 
-    path = find(args.file or "kernel-*.json")
+    path = find(args.file or "kernel-*.json", out)
     frontend = "qtconsole" if args.qt else "console"
     # Checked here, with our error (file, JSON pointer): jupyter-console would crash with
     # its own traceback, or wait forever for a kernel that cannot be reached.

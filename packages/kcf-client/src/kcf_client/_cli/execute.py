@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, out: Out) -> int:
 
     from ._reach import find, reach
 
-    path = find(args.file)
+    path = find(args.file, out)
     code = read_code(args.code)
     with reach(path, args) as info, KernelConnection(info, path=path) as kc:
         kc.wait_until_ready(args.timeout or 30.0)

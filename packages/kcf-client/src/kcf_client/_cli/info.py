@@ -20,7 +20,7 @@ def run(args: argparse.Namespace, out: Out) -> int:
 
     from ._reach import find
 
-    path = find(args.file)
+    path = find(args.file, out)
     info = ConnectionInfo.load(path)
     data = info.to_dict()
     if not args.show_key:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ._args import Parser, add_dir_options
 from ._output import OK, Out, age, table
@@ -18,10 +17,12 @@ def add_arguments(p: Parser) -> None:
 
 def searched(args: argparse.Namespace) -> str:
     """Where list and prune looked, in words: ``kernel-*.json in /run/user/1000/jupyter``."""
+    import os
+
     from kcf_client._find import default_runtime_dir
     from kcf_client._listing import DEFAULT_PATTERN
 
-    dirs = [Path(d) for d in args.dir] if args.dir else [default_runtime_dir()]
+    dirs = [os.path.normpath(d) for d in args.dir] if args.dir else [default_runtime_dir()]
     return f"{args.pattern or DEFAULT_PATTERN} in {', '.join(map(str, dirs))}"
 
 

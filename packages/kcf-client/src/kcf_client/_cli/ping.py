@@ -23,7 +23,7 @@ def run(args: argparse.Namespace, out: Out) -> int:
 
     from ._reach import find, reach
 
-    path = find(args.file)
+    path = find(args.file, out)
     rtts: list[float] = []
     failure: KernelTimeout | None = None
     with reach(path, args) as info, KernelConnection(info, path=path) as kc:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
     with RunningKernel(args, signals) as running:
         running.wait_until_ready(args.timeout)
         # Find it as any other client would: by the name of the file it wrote.
-        path = find(running.kernel.connection_file.name)
+        path = find(running.kernel.connection_file.name, out)
         with (
             KernelConnection(ConnectionInfo.load(path), path=path) as kc,
             running.end_on_stop(),

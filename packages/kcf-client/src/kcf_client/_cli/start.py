@@ -7,22 +7,51 @@ import sys
 
 from ._args import Parser, add_kernel_options
 from ._lifecycle import RunningKernel, Stopped, StopSignals
-from ._output import FAILED, OK, Out, exit_status_text
+from ._output import FAILED, OK, USAGE, CliError, Out, exit_status_text
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: Parser) -> None:
+    p.usage = "kcf start [options] [KERNELSPEC | -- ARGV...]"
+    p.add_argument(
+        "kernelspec",
+        nargs="?",
+        metavar="KERNELSPEC",
+        default=None,
+        help="the kernelspec to start (see 'kcf kernelspec list'); same as --kernel",
+    )
     add_kernel_options(p)
     p.add_argument(
-        "argv",
-        nargs="*",
-        metavar="-- ARGV",
-        help="the kernel's command ({connection_file} is replaced)",
+        "--outlive",
+        action="store_true",
+        help="start the kernel, print its file and leave it running: it outlives kcf "
+        "(also if kcf is killed); end it with 'kcf stop FILE'",
     )
+    # ARGV: everything after '--', the kernel's command ({connection_file} is replaced).
+    p.set_defaults(argv=[])
+
+
+def _target(args: argparse.Namespace) -> None:
+    """Fold the KERNELSPEC word into ``--kernel``.
+
+    Raises:
+        CliError: (usage) it clashes with ``--kernel``, or a kernel is named and ``-- ARGV``
+            given too.
+    """
+    if args.kernelspec is not None:
+        if args.kernel is not None and args.kernel != args.kernelspec:
+            raise CliError(
+                f"start: two kernels named: {args.kernelspec!r} and --kernel {args.kernel!r}",
+                USAGE,
+            )
+        args.kernel = args.kernelspec
+    if args.argv and args.kernel is not None:
+        raise CliError("start: give a kernelspec (or --kernel) or '-- ARGV', not both", USAGE)
 
 
 def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
+    _target(args)
     started = False
     try:
         with RunningKernel(args, signals) as running:
@@ -30,10 +59,16 @@ def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
             running.wait_until_ready(args.timeout)
             started = True
             path = kernel.connection_file
-            out.emit(
-                {"path": str(path), "pid": kernel.pid},
-                f"{path}\nkernel running (pid {kernel.pid}); Ctrl-C to stop it",
-            )
+            doc = {"path": str(path), "pid": kernel.pid, "ports": kernel.strategy}
+            if args.outlive:
+                running.detach()
+                out.emit(
+                    {**doc, "outlives": True},
+                    f"{path}\nkernel running (pid {kernel.pid}), left running: "
+                    f"'kcf stop {path}' ends it",
+                )
+                return OK
+            out.emit(doc, f"{path}\nkernel running (pid {kernel.pid}); Ctrl-C to stop it")
             sys.stdout.flush()
             with signals.interruptible():
                 code = kernel.popen.wait()

@@ -23,7 +23,9 @@ def add_arguments(p: Parser) -> None:
 def run(args: argparse.Namespace, out: Out) -> int:
     from kcf_client._stop import stop_kernel
 
-    res = stop_kernel(args.file, timeout=args.timeout)
+    from ._reach import find
+
+    res = stop_kernel(find(args.file, out), timeout=args.timeout)
     doc = {
         "path": str(res.path),
         "replied": res.replied,

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
 
     from ._reach import find, tunnel_to
 
-    path = find(args.file)
+    path = find(args.file, out)
     info = ConnectionInfo.load(path)
     with tunnel_to(info, args.server, path, args) as t:
         local = t.write_connection_file(args.output)

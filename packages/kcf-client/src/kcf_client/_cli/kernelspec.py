@@ -1,0 +1,143 @@
+"""``kcf kernelspec``: list kernelspecs with the port strategy kcf would use, and switch one
+to kcf's Jupyter provisioner (``use-kcf``) and back (``restore``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import TypedDict
+
+from ._args import Parser, add_output_options
+from ._output import NOT_FOUND, OK, CliError, Out, table
+
+__all__ = ["add_arguments", "run"]
+
+#: The distribution that holds the Jupyter provisioner, and the module it installs.
+_PROVISIONER_DIST, _PROVISIONER_MODULE = "kcf-provisioner", "kcf_provisioner"
+
+
+class _Row(TypedDict):
+    name: str
+    path: str
+    language: str | None
+    display_name: str | None
+    protocol_version: str | None
+    provisioner: str | None
+    strategy: str | None
+    dialect: str | None
+    why: str | None
+    error: str | None
+
+
+def add_arguments(p: Parser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    sub.required = True
+    listing = sub.add_parser(
+        "list",
+        help="kernelspecs: name, language, protocol version, provisioner, and the port "
+        "strategy kcf would use (and why)",
+    )
+    add_output_options(listing)
+    for action, text in (
+        ("use-kcf", "make Jupyter start kernelspec NAME with kcf's provisioner"),
+        ("restore", "give kernelspec NAME back the provisioner it had before use-kcf"),
+    ):
+        sp = sub.add_parser(
+            action, help=text, description=f"{text} (needs {_PROVISIONER_DIST} installed)"
+        )
+        sp.add_argument("name", metavar="NAME")
+        add_output_options(sp)
+
+
+def run(args: argparse.Namespace, out: Out) -> int:
+    if args.action == "list":
+        return _list(out)
+    return _switch(args.action, args.name, out)
+
+
+def _row(name: str, path: str) -> _Row:
+    from kcf_kernel import KernelSpecError, get_kernel_spec
+
+    from ._strategy import choose
+
+    try:
+        spec = get_kernel_spec(name)
+    except KernelSpecError as exc:
+        return {
+            "name": name,
+            "path": path,
+            "language": None,
+            "display_name": None,
+            "protocol_version": None,
+            "provisioner": None,
+            "strategy": None,
+            "dialect": None,
+            "why": None,
+            "error": str(exc),
+        }
+    choice = choose(spec)
+    prov = spec.metadata.get("kernel_provisioner")
+    prov_name = prov.get("provisioner_name") if isinstance(prov, dict) else None
+    return {
+        "name": name,
+        "path": path,
+        "language": spec.language,
+        "display_name": spec.display_name,
+        "protocol_version": spec.kernel_protocol_version,
+        "provisioner": prov_name if isinstance(prov_name, str) else None,
+        "strategy": choice.strategy,
+        "dialect": choice.dialect,
+        "why": choice.why,
+        "error": None,
+    }
+
+
+def _list(out: Out) -> int:
+    from kcf_kernel import find_kernel_specs, kernel_spec_dirs
+
+    rows = [_row(name, str(path)) for name, path in sorted(find_kernel_specs().items())]
+
+    def text() -> str:
+        if not rows:
+            where = ", ".join(map(str, kernel_spec_dirs()))
+            return f"no kernelspecs (looked in {where})"
+        lines = [["NAME", "LANGUAGE", "PROTOCOL", "PROVISIONER", "PORTS", "WHY"]]
+        for r in rows:
+            if r["error"] is not None:
+                lines.append([r["name"], "-", "-", "-", "invalid", r["error"]])
+                continue
+            ports = str(r["strategy"]) + (f" ({r['dialect']})" if r["dialect"] else "")
+            lines.append(
+                [
+                    r["name"],
+                    r["language"] or "-",
+                    r["protocol_version"] or "-",
+                    r["provisioner"] or "default",
+                    ports,
+                    str(r["why"]),
+                ]
+            )
+        return table(lines)
+
+    out.emit(rows, text)
+    return OK
+
+
+def _switch(action: str, name: str, out: Out) -> int:
+    try:
+        provisioner = importlib.import_module(_PROVISIONER_MODULE)
+    except ImportError as exc:
+        raise CliError(
+            f"'kcf kernelspec {action}' needs {_PROVISIONER_DIST}, which is not installed "
+            f"({exc}); install it: pip install {_PROVISIONER_DIST} (from kcf's source: "
+            f"pip install packages/{_PROVISIONER_DIST})",
+            NOT_FOUND,
+        ) from None
+    if action == "use-kcf":
+        path = provisioner.use_kcf_provisioner(name)
+        what = "now starts with kcf's provisioner"
+    else:
+        path = provisioner.use_default_provisioner(name)
+        what = "has its previous provisioner back"
+    out.emit({"name": name, "kernel_json": str(path), "action": action}, f"{name}: {what} ({path})")
+    return OK
