@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._blocking import KernelConnection, connect
-    from ._compat import get_connection_file, get_connection_info
+    from .compat import get_connection_file, get_connection_info
     from ._console import connect_qtconsole, console_argv, launch_console
     from ._errors import (
         ChannelError,
@@ -125,8 +125,8 @@ _LAZY = {
     "launch_console": "_console",
     "console_argv": "_console",
     "connect_qtconsole": "_console",
-    "get_connection_file": "_compat",
-    "get_connection_info": "_compat",
+    "get_connection_file": "compat",
+    "get_connection_info": "compat",
 }
 
 
