@@ -98,9 +98,7 @@ class TestWriteConnectionFile:
         prefix = str(tmp_path / "kern-ipc")
         Path(f"{prefix}-1").touch()
         Path(f"{prefix}-3").touch()
-        _, cfg = compat.write_connection_file(
-            str(tmp_path / "k.json"), transport="ipc", ip=prefix
-        )
+        _, cfg = compat.write_connection_file(str(tmp_path / "k.json"), transport="ipc", ip=prefix)
         assert sorted(cfg[f] for f in PORT_FIELDS) == [2, 4, 5, 6, 7]
 
     def test_write_ipc_default_prefix_beside_file(self, tmp_path: Path) -> None:
@@ -114,7 +112,9 @@ class TestWriteConnectionFile:
             compat.write_connection_file(str(tmp_path / "k.json"), signature_scheme="rot13")
         assert "/signature_scheme" in str(err.value)
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(
         key=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40),
         name=st.text(max_size=20),
@@ -177,7 +177,7 @@ class TestGetConnectionInfo:
         """A file that is not a connection file is refused, naming the field."""
         bad = tmp_path / "kernel-bad.json"
         bad.write_text(json.dumps({"shell_port": "x"}))
-        with pytest.raises(ConnectionFileError, match="kernel-bad.json"):
+        with pytest.raises(ConnectionFileError, match=r"kernel-bad\.json"):
             compat.get_connection_info(str(bad))
 
     def test_info_not_in_kernel(self) -> None:

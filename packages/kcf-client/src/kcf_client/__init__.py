@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._blocking import KernelConnection, connect
-    from .compat import get_connection_file, get_connection_info
     from ._console import connect_qtconsole, console_argv, launch_console
     from ._errors import (
         ChannelError,
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
     )
     from ._results import ErrorInfo, ExecuteResult
     from ._stop import StopResult, stop_kernel
+    from .compat import get_connection_file, get_connection_info
 
 __version__ = "0.1.0"
 
