@@ -14,7 +14,8 @@ def load_notebooks() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "kcf_test_notebooks", Path(__file__).with_name("notebooks.py")
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

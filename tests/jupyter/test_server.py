@@ -34,7 +34,7 @@ class Server:
 
     def request(self, method: str, path: str, body: object = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
             self.url + path,
             data=data,
             method=method,
