@@ -65,10 +65,13 @@ class TestEntryPoint:
 
 class TestStrategy:
     def test_strategy_ipykernel_binds_itself(self) -> None:
-        """ipykernel gets ``kernel``; another kernel ``reserve``; config forces one."""
-        assert choose_strategy(["python", "-m", "ipykernel_launcher", "-f", "x"]) == "kernel"
-        assert choose_strategy(EXAMPLE_ARGV) == "reserve"
-        assert choose_strategy(EXAMPLE_ARGV, "kernel") == "kernel"
+        """kcf_kernel's rule: ipykernel ``kernel``, JEP 66 argv ``handshake``, an unknown
+        kernel ``reserve``; config forces one."""
+        ipk = ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        assert choose_strategy(ipk) == "kernel"
+        assert choose_strategy(["k", "--reg", "{registration_file}"]) == "handshake"
+        assert choose_strategy(["mykernel", "-f", "{connection_file}"]) == "reserve"
+        assert choose_strategy(ipk, "reserve") == "reserve"
 
     def test_strategy_unknown_refused(self) -> None:
         """An unknown forced strategy is a ValueError naming it."""
@@ -96,7 +99,7 @@ class TestLifecycle:
 
     def test_lifecycle_reserve_strategy_example_kernel(self, make_km: Any, runtime: Path) -> None:
         """A kernel that cannot choose its ports gets reserved ones; released and removed."""
-        km = make_km("kcf-example", EXAMPLE_ARGV)
+        km = make_km("kcf-example", EXAMPLE_ARGV, config={"port_strategy": "reserve"})
         km.start_kernel()
         assert km.provisioner.strategy == "reserve"
         assert _run(km, "1 + 1")["content"]["status"] == "ok"
@@ -241,3 +244,56 @@ class TestPersistence:
         asyncio.run(other.kill())  # must not touch the real kernel
         assert km.is_alive()
         km.shutdown_kernel(now=True)
+
+
+_ORPHAN_SCRIPT = """
+import json, sys
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+ksm = KernelSpecManager(kernel_dirs=[sys.argv[1]])
+km = KernelManager(kernel_name=sys.argv[2], kernel_spec_manager=ksm)
+km.start_kernel()
+print(json.dumps({"pid": km.provisioner.process.proc.pid, "file": km.connection_file}), flush=True)
+sys.stdin.read()
+"""
+
+
+class TestLauncherDeath:
+    def test_killed_manager_kernel_dies_file_prunable(
+        self, make_km: Any, kernel_dir: Path, runtime: Path
+    ) -> None:
+        """A KernelManager process SIGKILLed: its kernel dies with it; ``prune`` removes the
+        file it could not."""
+        import subprocess
+        import sys
+
+        from kcf_client import prune
+
+        make_km()  # writes the kcf-py kernelspec into kernel_dir
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _ORPHAN_SCRIPT, str(kernel_dir), "kcf-py"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)},
+        )
+        try:
+            assert proc.stdout is not None
+            started = json.loads(proc.stdout.readline())
+        finally:
+            proc.kill()
+            proc.wait()
+        kernel_pid, cf = started["pid"], Path(started["file"])
+
+        def gone() -> bool:
+            try:
+                os.kill(kernel_pid, 0)
+            except ProcessLookupError:
+                return True
+            with open(f"/proc/{kernel_pid}/stat", "rb") as f:  # a zombie is dead too
+                return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+
+        assert _wait_for(gone), "the kernel outlived its killed manager"
+        assert cf.exists()
+        result = prune(runtime, grace=0)
+        assert cf in [e.path for e in result.removed]
+        assert not cf.exists()

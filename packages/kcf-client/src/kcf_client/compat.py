@@ -11,7 +11,7 @@ Same names, signatures and return types; every call goes through kcf's own machi
 
 * ``write_connection_file`` reserves the ports it chooses across kcf processes (no
   bind-close-hope race) and writes atomically with mode 0600; a bad value is refused with a
-  :class:`kcf_spec.ConnectionFileError` naming the field.
+  :class:`kcf_spec.ConnectionValueError` naming the field.
 * ``find_connection_file`` picks the newest match by *modification* time (the seed used access
   time, which any reader changes).
 * ``get_connection_info`` and ``load_connection_file`` validate the file.
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     import zmq
     from kcf_kernel import PortReservation
 
-    from ._core import Core
     from .tunnel import Tunnel
 
 __all__ = [
@@ -174,7 +173,7 @@ def write_connection_file(
         The path written and the connection dict (``key`` as text, as in the file).
 
     Raises:
-        kcf_spec.ConnectionFileError: a value the connection-file schema refuses.
+        kcf_spec.ConnectionValueError: a value the connection-file schema refuses (named).
         kcf_kernel.PortAllocationError: no free ports could be reserved.
         kcf_kernel.WriteError: the file cannot be written.
 
@@ -400,7 +399,8 @@ def tunnel_to_kernel(
 
     Raises:
         kcf_client.tunnel.TunnelError: the tunnel cannot be opened (its subclasses say why).
-        kcf_spec.ConnectionFileError: the connection info is invalid.
+        kcf_spec.ConnectionFileError: the connection file is invalid.
+        kcf_spec.ConnectionValueError: the connection dict is invalid.
 
     .. versionadded:: 0.2.0
     """
@@ -472,7 +472,7 @@ class ConnectionFileMixin:
         self._connection_file_written = False
         self._random_port_names: list[str] | None = None
         self._reservation: PortReservation | None = None
-        self._core: Core | None = None
+        self._curve: tuple[bytes, bytes] | None = None
 
     # -- state ----------------------------------------------------------------------------
 
@@ -599,7 +599,7 @@ class ConnectionFileMixin:
         """Load a connection dict; a port already set (not 0) is kept, as in the seed.
 
         Raises:
-            kcf_spec.ConnectionFileError: the result is not a valid connection (nothing is
+            kcf_spec.ConnectionValueError: the result is not a valid connection (nothing is
                 changed then).
         """
         before = dict(vars(self))
@@ -609,7 +609,6 @@ class ConnectionFileMixin:
         except BaseException:
             vars(self).update(before)
             raise
-        self._core = None
 
     def _load(self, info: Mapping[str, Any]) -> None:
         self.transport = info.get("transport", self.transport)
@@ -661,20 +660,22 @@ class ConnectionFileMixin:
     # -- sockets --------------------------------------------------------------------------
 
     def _connect(self, channel: Channel, identity: bytes | None) -> zmq.Socket[Any]:
-        from ._core import Core, socket_type
+        from ._sockets import open_client_socket
 
-        if self._core is None:
-            self._core = Core(self._info(), None)
-        sock: zmq.Socket[Any] = self.context.socket(socket_type(channel))
-        try:
-            self._core.configure(sock, channel)
-            sock.linger = 1000  # the seed's: a short linger so exit never hangs
-            if identity:
-                sock.identity = identity
-            sock.connect(self._core.endpoint(channel))
-        except BaseException:
-            sock.close(0)
-            raise
+        info = self._info()
+        if self._curve is None and info.curve_publickey is not None:
+            import zmq
+
+            self._curve = zmq.curve_keypair()  # one client keypair for all our sockets
+        sock: zmq.Socket[Any] = open_client_socket(
+            self.context,
+            info,
+            channel,
+            kernel=self.connection_file or info.connect_url(Channel.SHELL),
+            identity=identity,
+            curve_keypair=self._curve,
+        )
+        sock.linger = 1000  # the seed's: a short linger so exit never hangs
         return sock
 
     def connect_shell(self, identity: bytes | None = None) -> zmq.Socket[Any]:

@@ -37,9 +37,10 @@ class KcfProvisioner(KernelProvisionerBase):
     (``metadata.kernel_provisioner``), or for every kernel with
     ``JUPYTER_DEFAULT_PROVISIONER_NAME=kcf-provisioner``.
 
-    Each launch gets fresh ports without a race: ipykernel binds port 0 itself and rewrites
-    the file (``"kernel"``); other kernels get ports reserved across kcf processes until they
-    listen (``"reserve"``). The kernelspec's provisioner config may force a strategy
+    Each launch gets fresh ports without a race, by :func:`kcf_kernel.default_port_strategy`:
+    ipykernel binds port 0 itself and rewrites the file (``"kernel"``), JEP 66 kernels report
+    theirs (``"handshake"``), other kernels get ports reserved across kcf processes until
+    they listen (``"reserve"``). The kernelspec's provisioner config may force a strategy
     (``{"port_strategy": "reserve"}``) and set ``launch_timeout``. The connection file, ipc
     sockets and reservations are removed by :meth:`cleanup` on every exit path, also after a
     crash; signals go to the kernel's process group.
@@ -136,7 +137,7 @@ class KcfProvisioner(KernelProvisionerBase):
             km.connection_file = str(runtime_dir() / f"kernel-{self.kernel_id}.json")
         self._connection_file = Path(km.connection_file).absolute()
         cmd = km.format_kernel_cmd(extra_arguments=extra_arguments)
-        self.strategy = choose_strategy(self.kernel_spec.argv, self.port_strategy)
+        self.strategy = choose_strategy(self.kernel_spec.argv, self.port_strategy, self.kernel_spec)
         extras: dict[str, Any] = {}
         session_name = kwargs.get("env", {}).get("JPY_SESSION_NAME")
         if session_name:

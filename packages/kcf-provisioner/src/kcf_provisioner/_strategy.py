@@ -1,10 +1,12 @@
-"""Which port strategy a kernel gets: the one place the provisioner decides it."""
+"""Which port strategy a kernel gets: kcf_kernel's rule, unless the kernelspec forces one."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kcf_kernel import KernelSpec, default_port_strategy
 
 if TYPE_CHECKING:
     from kcf_kernel import PortStrategy
@@ -15,12 +17,37 @@ __all__ = ["STRATEGIES", "choose_strategy"]
 STRATEGIES: tuple[PortStrategy, ...] = ("kernel", "reserve", "handshake", "given")
 
 
-def choose_strategy(argv: Sequence[str], forced: str | None = None) -> PortStrategy:
+def _spec(argv: Sequence[str], jupyter_spec: Any) -> KernelSpec | None:
+    """kcf_kernel's view of a jupyter_client ``KernelSpec`` (what the rule reads)."""
+    if jupyter_spec is None:
+        return None
+    version = getattr(jupyter_spec, "kernel_protocol_version", None)
+    metadata = getattr(jupyter_spec, "metadata", None)
+    return KernelSpec(
+        name=str(getattr(jupyter_spec, "name", "") or ""),
+        argv=tuple(argv),
+        display_name=str(getattr(jupyter_spec, "display_name", "") or ""),
+        language=str(getattr(jupyter_spec, "language", "") or ""),
+        resource_dir=Path(getattr(jupyter_spec, "resource_dir", "") or "."),
+        metadata=dict(metadata) if isinstance(metadata, Mapping) else {},
+        kernel_protocol_version=str(version) if version else None,
+    )
+
+
+def choose_strategy(
+    argv: Sequence[str], forced: str | None = None, kernel_spec: Any = None
+) -> PortStrategy:
     """The port strategy for a kernel started with ``argv``.
 
-    ``forced`` (the kernelspec's ``port_strategy``) wins. Otherwise ipykernel gets
-    ``"kernel"`` (it binds port 0 and rewrites the file with its real ports), every other
-    kernel ``"reserve"`` (ports reserved across kcf processes until the kernel listens).
+    ``forced`` (the kernelspec's ``port_strategy``) wins. Otherwise
+    :func:`kcf_kernel.default_port_strategy` decides: ipykernel gets ``"kernel"`` (it binds
+    port 0 and rewrites the file), JEP 66 kernels ``"handshake"``, every other kernel
+    ``"reserve"``.
+
+    Args:
+        argv: the kernelspec's command template.
+        forced: a strategy to use instead of the rule.
+        kernel_spec: the jupyter_client ``KernelSpec`` (its ``kernel_protocol_version``).
 
     Raises:
         ValueError: ``forced`` is not one of :data:`STRATEGIES`.
@@ -31,9 +58,4 @@ def choose_strategy(argv: Sequence[str], forced: str | None = None) -> PortStrat
         if forced not in STRATEGIES:
             raise ValueError(f"port_strategy {forced!r} is not one of {', '.join(STRATEGIES)}")
         return forced
-    # TODO(launch): replace this local rule by kcf_kernel's default-strategy rule (the one
-    # function that also knows JEP 66 kernels and kernelspecs) once it is merged.
-    names = {os.path.basename(a) for a in argv}
-    if "ipykernel_launcher" in names or "ipykernel" in names:
-        return "kernel"
-    return "reserve"
+    return default_port_strategy(argv, _spec(argv, kernel_spec))
