@@ -162,10 +162,27 @@ class Channels:
         raise AssertionError(f"no {msg_type} for {msg_id} within {timeout} s: {got}")
 
     def execute(self, code: str) -> tuple[dict[str, Any], str]:
+        """The reply and the stdout of ``code``: waits for the reply (shell) and for idle
+        (iopub), since the two channels are not ordered with each other."""
         msg_id = self.send("execute_request", {"code": code, "silent": False})
-        msgs = self.until(msg_id, "execute_reply")
+        msgs: list[dict[str, Any]] = []
+        reply: dict[str, Any] | None = None
+        idle = False
+        deadline = time.monotonic() + 60
+        while (reply is None or not idle) and time.monotonic() < deadline:
+            msg = json.loads(self.ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            msgs.append(msg)
+            if msg["msg_type"] == "execute_reply":
+                reply = msg["content"]
+            idle = idle or (
+                msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+            )
+        assert reply is not None, f"no execute_reply for {msg_id}: {msgs}"
+        assert idle, f"no idle status for {msg_id}: {msgs}"
         out = "".join(m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream")
-        return msgs[-1]["content"], out
+        return reply, out
 
     def ready(self, timeout: float = 60) -> None:
         """Wait until the kernel answers kernel_info on this channel."""
