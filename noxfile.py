@@ -28,7 +28,12 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).resolve().parent
-PACKAGES = ["packages/kcf-spec", "packages/kcf-kernel", "packages/kcf-client[ssh]"]
+PACKAGES = [
+    "packages/kcf-spec",
+    "packages/kcf-kernel",
+    "packages/kcf-client[ssh]",
+    "packages/kcf-provisioner",
+]
 ALL_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 TOOL_PYTHON = os.environ.get("KCF_TOOL_PYTHON", f"{sys.version_info[0]}.{sys.version_info[1]}")
 # One Python by default (the current one); KCF_TEST_PYTHONS=all, or a list such as
@@ -88,6 +93,7 @@ def typecheck(session: nox.Session) -> None:
         "packages/kcf-spec/src/kcf_spec",
         "packages/kcf-kernel/src/kcf_kernel",
         "packages/kcf-client/src/kcf_client",
+        "packages/kcf-provisioner/src/kcf_provisioner",
     )
 
 
@@ -119,7 +125,7 @@ def build(session: nox.Session) -> None:
     session.install("build>=1.2", "uv")
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
-    for pkg in ("kcf-spec", "kcf-kernel", "kcf-client"):
+    for pkg in ("kcf-spec", "kcf-kernel", "kcf-client", "kcf-provisioner"):
         session.run(
             "python", "-m", "build", "--installer", "uv", "--outdir", str(dist), f"packages/{pkg}"
         )

@@ -16,7 +16,12 @@ else:  # pragma: no cover - 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = {"kcf-spec": "kcf_spec", "kcf-kernel": "kcf_kernel", "kcf-client": "kcf_client"}
+PACKAGES = {
+    "kcf-spec": "kcf_spec",
+    "kcf-kernel": "kcf_kernel",
+    "kcf-client": "kcf_client",
+    "kcf-provisioner": "kcf_provisioner",
+}
 
 
 def _project(dist: str) -> dict[str, object]:

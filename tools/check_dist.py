@@ -15,7 +15,12 @@ from email.parser import Parser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = {"kcf_spec": "kcf-spec", "kcf_kernel": "kcf-kernel", "kcf_client": "kcf-client"}
+NAMES = {
+    "kcf_spec": "kcf-spec",
+    "kcf_kernel": "kcf-kernel",
+    "kcf_client": "kcf-client",
+    "kcf_provisioner": "kcf-provisioner",
+}
 
 
 def main(dist: Path) -> list[str]:

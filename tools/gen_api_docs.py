@@ -22,6 +22,8 @@ PACKAGES = {
     "kcf_client.asyncio": "kcf-client (asyncio)",
     "kcf_client.tunnel": "kcf-client (SSH tunnels)",
     "kcf_client.remote": "kcf-client (remote kernels over SSH)",
+    "kcf_client.compat": "kcf-client (jupyter_client.connect drop-in)",
+    "kcf_provisioner": "kcf-provisioner",
 }
 
 

@@ -15,7 +15,6 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from ._blocking import KernelConnection, connect
-    from ._compat import get_connection_file, get_connection_info
     from ._console import connect_qtconsole, console_argv, launch_console
     from ._errors import (
         ChannelError,
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     )
     from ._results import ErrorInfo, ExecuteResult
     from ._stop import StopResult, stop_kernel
+    from .compat import get_connection_file, get_connection_info
 
 __version__ = "0.1.0"
 
@@ -123,8 +123,8 @@ _LAZY = {
     "launch_console": "_console",
     "console_argv": "_console",
     "connect_qtconsole": "_console",
-    "get_connection_file": "_compat",
-    "get_connection_info": "_compat",
+    "get_connection_file": "compat",
+    "get_connection_info": "compat",
 }
 
 

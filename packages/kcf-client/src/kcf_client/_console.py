@@ -114,7 +114,7 @@ def connect_qtconsole(
     .. versionadded:: 0.1.0
     """
     if connection_file is None:
-        from ._compat import get_connection_file
+        from .compat import get_connection_file
 
         connection_file = get_connection_file()
     return launch_console(

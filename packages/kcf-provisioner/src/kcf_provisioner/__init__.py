@@ -1,0 +1,36 @@
+"""kcf-provisioner: kcf inside Jupyter.
+
+A jupyter_client kernel provisioner (``kcf-provisioner``) that starts kernels through
+kcf's launch design, and helpers to list kernelspecs and switch one to it and back.
+jupyter_client is this distribution's dependency only: ``kcf_spec``, ``kcf_kernel`` and
+``kcf_client`` never import it.
+"""
+
+from __future__ import annotations
+
+from ._kernelspecs import (
+    KernelSpecEntry,
+    KernelSpecFileError,
+    list_kernelspecs,
+    use_default_provisioner,
+    use_kcf_provisioner,
+)
+from ._provisioner import PROVISIONER_NAME, KcfProvisioner
+from ._strategy import STRATEGIES, choose_strategy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # the provisioner
+    "KcfProvisioner",
+    "PROVISIONER_NAME",
+    "choose_strategy",
+    "STRATEGIES",
+    # kernelspecs
+    "list_kernelspecs",
+    "use_kcf_provisioner",
+    "use_default_provisioner",
+    "KernelSpecEntry",
+    "KernelSpecFileError",
+    "__version__",
+]
