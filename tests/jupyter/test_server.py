@@ -212,8 +212,11 @@ def test_server_kernel_lifecycle_over_rest_and_websocket(server: Server) -> None
         assert reply["status"] == "ok"
         first_pid = int(out.split()[1])
 
-        msg_id = ch.send("execute_request", {"code": "import time; time.sleep(60)"})
-        ch.until(msg_id, "status")  # busy: the cell runs
+        code = "import time; print('sleeping', flush=True); time.sleep(60)"
+        msg_id = ch.send("execute_request", {"code": code})
+        # The cell's own output, not the busy status: ipykernel takes SIGINT as
+        # KeyboardInterrupt only once the cell's code runs.
+        ch.until(msg_id, "stream")
         server.request("POST", f"/api/kernels/{kid}/interrupt")
         reply = ch.until(msg_id, "execute_reply")[-1]["content"]
         assert reply["status"] == "error"

@@ -124,14 +124,12 @@ class TestLifecycle:
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=60)
-            msg_id = kc.execute("import time; time.sleep(60)")
-            busy = False
-            while not busy:  # the kernel is running the cell once it reports busy
+            msg_id = kc.execute("import time; print('sleeping', flush=True); time.sleep(60)")
+            running = False
+            while not running:  # the cell's own output: it is in the sleep, SIGINT is live
                 msg = kc.get_iopub_msg(timeout=30)
-                busy = (
-                    msg["parent_header"].get("msg_id") == msg_id
-                    and msg["msg_type"] == "status"
-                    and msg["content"]["execution_state"] == "busy"
+                running = (
+                    msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
                 )
             km.interrupt_kernel()
             reply = kc.get_shell_msg(timeout=30)
