@@ -387,6 +387,44 @@ class TestMalformed:
         assert (info.value.frame, info.value.check) == (frame, check)
         assert frame in str(info.value)
 
+    def test_parse_xeus_iopub_welcome_null_parent_and_metadata_accepted(self) -> None:
+        """xeus-python's iopub_welcome, byte for byte as it sent it (key ``kcf-fixture-key``):
+        ``parent_header`` and ``metadata`` are JSON ``null``; they read as ``{}``."""
+        frames = [
+            b"",
+            DELIMITER,
+            b"476d6f338d46c1045f592837c500f49e8f97ae1ead6d76169609b2c01f06130c",
+            b'{"date":"2026-12-02T16:13:20.685392Z","msg_id":"4c4ed41f39c9458fbe4d0bdb703720fb",'
+            b'"msg_type":"iopub_welcome","session":"","username":"","version":"5.6"}',
+            b"null",
+            b"null",
+            b'{"subscription":""}',
+        ]
+        msg = Codec(b"kcf-fixture-key").parse(frames)
+        assert (msg.msg_type, msg.parent_header, msg.metadata) == ("iopub_welcome", {}, {})
+        assert msg.parent_msg_id is None
+        assert msg.content == {"subscription": ""}
+
+    @pytest.mark.parametrize("frame", ["parent_header", "metadata"])
+    @pytest.mark.parametrize("data", [b"null", b" null\n"])
+    def test_parse_null_parent_or_metadata_reads_as_empty(self, frame: str, data: bytes) -> None:
+        """A ``null`` parent_header or metadata frame (signed as sent) reads as ``{}``."""
+        index = 2 + ["header", "parent_header", "metadata", "content"].index(frame)
+        codec = Codec(KEY)
+        frames = _frames(codec)
+        frames[index] = data
+        frames[1] = codec.sign(frames[2:6])
+        assert getattr(codec.parse(frames), frame) == {}
+
+    @pytest.mark.parametrize("frame", ["header", "content"])
+    def test_parse_null_header_or_content_malformed(self, frame: str) -> None:
+        """The header and content stay strict: ``null`` there is malformed, named."""
+        index = 2 + ["header", "parent_header", "metadata", "content"].index(frame)
+        frames = _frames(Codec(b""))
+        frames[index] = b"null"
+        with pytest.raises(MalformedMessage, match=f"{frame} frame must be a JSON object"):
+            Codec(b"").parse(frames)
+
     def test_parse_json_with_whitespace_accepted(self) -> None:
         """JSON frames with surrounding whitespace (legal JSON) are accepted."""
         frames = _frames(Codec(b""))

@@ -5,7 +5,9 @@ A message on a zmq socket is a list of frames::
     [*identities, b"<IDS|MSG>", signature, header, parent_header, metadata, content, *buffers]
 
 The four JSON frames are compact UTF-8 JSON objects; the signature is the lowercase hex
-HMAC of those four frames, in order, or empty when the key is empty.
+HMAC of those four frames, in order, or empty when the key is empty. On parse, a
+``parent_header`` or ``metadata`` frame that is JSON ``null`` (as xeus and Kallichore send
+them) reads as ``{}``; the header must be an object.
 """
 
 from __future__ import annotations
@@ -110,6 +112,11 @@ def _make_codec() -> tuple[Callable[[Any], str], Callable[[str], Any]]:
 _encode, _decode = _make_codec()
 
 
+#: The frames a peer may send as JSON ``null``, read as ``{}``: xeus (``iopub_welcome``)
+#: and Kallichore write an absent parent or metadata so. The header stays strict.
+_NULL_AS_EMPTY = frozenset({"parent_header", "metadata"})
+
+
 def _loads(data: bytes, frame: str) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
@@ -124,6 +131,8 @@ def _loads(data: bytes, frame: str) -> dict[str, Any]:
             f"{frame} frame is not JSON: {exc}", check="json", frame=frame
         ) from None
     if type(obj) is not dict:
+        if obj is None and frame in _NULL_AS_EMPTY:
+            return {}
         raise MalformedMessage(
             f"{frame} frame must be a JSON object, got {type(obj).__name__}",
             check="object",
@@ -395,11 +404,15 @@ class Codec:
 
         Raises:
             MalformedMessage: (a :class:`RemoteProtocolError`) no delimiter, too few
-                frames, a frame that is not a UTF-8 JSON object, or a header without a
-                protocol field.
+                frames, a frame that is not a UTF-8 JSON object (``null`` reads as ``{}``
+                for ``parent_header`` and ``metadata``), or a header without a protocol
+                field.
             SignatureError: the signature is missing or does not match (not a
                 :class:`RemoteProtocolError`: a wrong key on our side gives it too).
             ReplayError: the signature was seen within the replay window.
+
+        .. versionchanged:: 0.2.0
+           A ``null`` ``parent_header`` or ``metadata`` frame reads as ``{}``.
         """
         return _parse(frames, self._signer, self._guard)
 
