@@ -18,12 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import kcf_kernel
+import kcf_spec
 import pytest
 import zmq
 from kcf_spec import Channel, ConnectionInfo, KcfError, RegistrationInfo
 
 Req = Callable[..., Any]
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+
+
+def _wait(predicate: Callable[[], bool], deadline: float) -> bool:
+    """Poll ``predicate`` until it holds or ``deadline`` seconds pass."""
+    end = time.monotonic() + deadline
+    while not predicate():
+        if time.monotonic() >= end:
+            return False
+        threading.Event().wait(0.02)
+    return True
 
 
 def _spec(tmp: Path, name: str, doc: object) -> Path:
@@ -58,37 +69,202 @@ class TestDefaultStrategy:
         """An unknown kernel is told its ports: "reserve"."""
         assert kcf_kernel.default_port_strategy(["evcxr", "{connection_file}"]) == "reserve"
 
-    def test_kernelspec_protocol_5_5_means_handshake_except_ipykernel(
+    def test_kernelspec_protocol_5_6_means_handshake_5_5_does_not(
         self, jupyter_path: Path
     ) -> None:
-        """A kernelspec declaring protocol 5.5 gets the handshake, but ipykernel never does
-        (ipykernel 7.4 declares 5.5 without supporting it)."""
-        _spec(
-            jupyter_path,
-            "hs",
-            {
-                "argv": ["xk", "-f", "{connection_file}"],
-                "display_name": "x",
-                "language": "x",
-                "kernel_protocol_version": "5.5",
-            },
-        )
-        _spec(
-            jupyter_path,
-            "old",
-            {
-                "argv": ["xk", "-f", "{connection_file}"],
-                "display_name": "x",
-                "language": "x",
-                "kernel_protocol_version": "5.3",
-            },
-        )
-        hs, old = kcf_kernel.get_kernel_spec("hs"), kcf_kernel.get_kernel_spec("old")
-        assert kcf_kernel.default_port_strategy(hs.argv, hs) == "handshake"
-        assert kcf_kernel.default_port_strategy(old.argv, old) == "reserve"
+        """The handshake follows the dialect rule: a kernelspec declaring 5.6 gets it (in
+        the documented dialect), 5.5 does not (the one kernel declaring 5.5 in the wild,
+        ipykernel, has no handshake), and ipykernel never does."""
+        for name, version in (("new", "5.6"), ("five", "5.5"), ("old", "5.3")):
+            _spec(
+                jupyter_path,
+                name,
+                {
+                    "argv": ["xk", "-f", "{connection_file}"],
+                    "display_name": "x",
+                    "language": "x",
+                    "kernel_protocol_version": version,
+                },
+            )
+        choose = kcf_kernel.choose_port_strategy
+        new, five = kcf_kernel.get_kernel_spec("new"), kcf_kernel.get_kernel_spec("five")
+        assert choose(new)[:2] == ("handshake", "jupyter")
+        assert choose(five)[:2] == ("reserve", None)
+        assert kcf_kernel.default_port_strategy(five.argv, five) == "reserve"
+        assert kcf_kernel.default_port_strategy(kcf_kernel.get_kernel_spec("old")) == "reserve"
         ipk = kcf_kernel.get_kernel_spec("python3")
         assert ipk.kernel_protocol_version == "5.5"
-        assert kcf_kernel.default_port_strategy(ipk.argv, ipk) == "kernel"
+        assert choose(ipk)[:2] == ("kernel", None)
+
+    def test_xeus_python_kernelspec_handshakes_in_xeus(self, jupyter_path: Path) -> None:
+        """xeus-python's kernelspec (no protocol version, {connection_file}) gets the
+        handshake in the xeus dialect, and is interrupted by message."""
+        _spec(
+            jupyter_path,
+            "xpy",
+            {
+                "argv": ["python3.11", "-m", "xpython_launcher", "-f", "{connection_file}"],
+                "display_name": "xpy",
+                "language": "python",
+                "metadata": {"debugger": True},
+            },
+        )
+        spec = kcf_kernel.get_kernel_spec("xpy")
+        choice = kcf_kernel.choose_port_strategy(spec)
+        assert choice.strategy == "handshake"
+        assert choice.handshake_dialect == "xeus"
+        assert "xeus" in choice.reason
+        assert kcf_kernel.choose_port_strategy(list(spec.argv)) == choice  # argv alone too
+        assert kcf_kernel.interrupt_mode_for(spec) == "message"
+        assert spec.interrupt_mode is None
+
+    def test_metadata_dialect_wins_and_reasons_are_given(self, jupyter_path: Path) -> None:
+        """metadata.kcf.handshake_dialect turns the handshake on or off; every choice says
+        why."""
+        _spec(
+            jupyter_path,
+            "meta",
+            {
+                "argv": ["xk", "-f", "{connection_file}"],
+                "display_name": "x",
+                "language": "x",
+                "metadata": {"kcf": {"handshake_dialect": "kallichore"}},
+            },
+        )
+        choice = kcf_kernel.choose_port_strategy(kcf_kernel.get_kernel_spec("meta"))
+        assert choice == ("handshake", "kallichore", "JEP 66 handshake: the kernelspec's "
+                          "metadata names it")
+        ipk = kcf_kernel.choose_port_strategy(kcf_kernel.ipykernel_argv())
+        assert ipk.reason == "ipykernel_launcher binds port 0 and writes its ports back"
+        other = kcf_kernel.choose_port_strategy(["evcxr", "{connection_file}"])
+        assert other.reason == "told its ports (reserved): no handshake declared"
+
+
+    @pytest.mark.parametrize("version", ["5.5", "5.6"])
+    def test_ipykernel_kernelspec_declaring_handshake_never_gets_registration_file(
+        self,
+        version: str,
+        jupyter_path: Path,
+        runtime: Path,
+        kernels: list[kcf_kernel.KernelProcess],
+        request_kernel: Req,
+    ) -> None:
+        """A real ipykernel kernelspec dir declaring 5.5 (as ipykernel 7.4's does) or even
+        5.6 and asking for the handshake in its metadata: launched by name, real ipykernel
+        gets a connection file (it chooses its ports), never a registration file."""
+        _spec(
+            jupyter_path,
+            "ipk",
+            {
+                "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "ipykernel",
+                "language": "python",
+                "metadata": {"kcf": {"handshake_dialect": "jupyter"}},
+                "kernel_protocol_version": version,
+            },
+        )
+        kp = kcf_kernel.launch_kernel("ipk", timeout=60)
+        kernels.append(kp)
+        assert (kp.strategy, kp.handshake_dialect) == ("kernel", None)
+        assert kp.argv[-1] == str(kp.connection_file)
+        assert not any("registration" in a for a in kp.argv)
+        assert [p.name for p in runtime.iterdir()] == [kp.connection_file.name]
+        reply = request_kernel(kp.info, "kernel_info_request", {}, timeout=60)
+        assert reply.content["implementation"] == "ipython"
+
+class TestInterruptMode:
+    def test_declared_mode_wins(self, jupyter_path: Path) -> None:
+        """A kernelspec's interrupt_mode is used as declared, xeus-python's included."""
+        for name, mode in (("sig", "signal"), ("msg", "message")):
+            _spec(
+                jupyter_path,
+                name,
+                {
+                    "argv": ["xpython", "-f", "{connection_file}"],
+                    "display_name": name,
+                    "language": "python",
+                    "interrupt_mode": mode,
+                },
+            )
+            assert kcf_kernel.interrupt_mode_for(kcf_kernel.get_kernel_spec(name)) == mode
+
+    def test_undeclared_mode_signals_except_xeus(self) -> None:
+        """Without a declared mode: SIGINT (as jupyter_client), but xeus kernels, which die
+        on SIGINT, get interrupt_request."""
+        assert kcf_kernel.interrupt_mode_for(kcf_kernel.ipykernel_argv()) == "signal"
+        assert kcf_kernel.interrupt_mode_for(["evcxr", "{connection_file}"]) == "signal"
+        assert kcf_kernel.interrupt_mode_for(["xpython", "-f", "{connection_file}"]) == "message"
+
+    def test_ipykernel_message_mode_interrupts_by_interrupt_request(
+        self,
+        jupyter_path: Path,
+        runtime: Path,
+        kernels: list[kcf_kernel.KernelProcess],
+        request_kernel: Req,
+    ) -> None:
+        """A real ipykernel whose kernelspec says interrupt_mode "message": interrupt()
+        sends interrupt_request on control (seen on iopub as its parent), the running
+        ``time.sleep(60)`` ends in KeyboardInterrupt, and the kernel lives on."""
+        _spec(
+            jupyter_path,
+            "ipymsg",
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "ipykernel by message",
+                "language": "python",
+                "interrupt_mode": "message",
+            },
+        )
+        kp = kcf_kernel.launch_kernel("ipymsg", timeout=60)
+        kernels.append(kp)
+        assert kp.interrupt_mode == "message"
+        assert kp.strategy == "kernel"
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.linger = 0
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        codec = kcf_spec.Codec.from_connection(kp.info, check_replay=False)
+        seen: list[kcf_spec.Message] = []
+
+        def until(pred: Callable[[kcf_spec.Message], bool], deadline: float = 60) -> bool:
+            end = time.monotonic() + deadline
+            while time.monotonic() < end:
+                if sub.poll(100):
+                    msg = codec.parse(sub.recv_multipart())
+                    seen.append(msg)
+                    if pred(msg):
+                        return True
+            return False
+
+        try:
+            sub.connect(kp.info.connect_url(Channel.IOPUB))
+            assert until(lambda m: m.msg_type == "iopub_welcome"), "no iopub subscription"
+            started = runtime / "started"
+            code = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(60)"
+            replies: list[Any] = []
+            runner = threading.Thread(
+                target=lambda: replies.append(
+                    request_kernel(kp.info, "execute_request", {"code": code}, timeout=120)
+                )
+            )
+            runner.start()
+            try:
+                assert until(lambda m: m.msg_type == "execute_input")
+                assert _wait(started.exists, 60), "the cell never started"
+                kp.interrupt(timeout=30)
+                assert until(
+                    lambda m: m.parent_header.get("msg_type") == "interrupt_request"
+                ), "no interrupt_request reached the kernel"
+            finally:
+                runner.join(120)
+            assert replies
+            assert replies[0].content["status"] == "error"
+            assert replies[0].content["ename"] == "KeyboardInterrupt"
+            assert kp.is_alive()
+            again = request_kernel(kp.info, "execute_request", {"code": "1 + 1"}, timeout=60)
+            assert again.content["status"] == "ok"
+        finally:
+            ctx.destroy(linger=0)
 
 
 class TestKernelSpecs:

@@ -239,6 +239,32 @@ class TestDialectForKernelspec:
             rule(["mykernel"], "x", {"kcf": {"handshake_dialect": "zmq"}})
 
 
+    def test_registration_file_placeholder_means_the_documented_dialect(self) -> None:
+        """An argv taking ``{registration_file}`` speaks the handshake: the documented
+        dialect, unless the program is known (xeus) or the metadata says otherwise."""
+        rule = kcf_spec.dialect_for_kernelspec
+        hs = ["python", "-m", "kcf_kernel.examples.pykernel", "--registration"]
+        assert rule([*hs, "{registration_file}"]) == "jupyter"
+        assert rule(["xpython", "-f", "{registration_file}"]) == "xeus"
+        off = {"kcf": {"handshake_dialect": False}}
+        assert rule([*hs, "{registration_file}"], "python", off) is None
+
+    def test_choose_dialect_says_why(self) -> None:
+        """choose_dialect returns the dialect with the reason the rule matched on."""
+        ipk = ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        assert kcf_spec.choose_dialect(ipk, "python", {}, "5.5") == (
+            None,
+            "ipykernel has no handshake (whatever its kernelspec says)",
+        )
+        xeus = kcf_spec.choose_dialect(["python3.11", "-m", "xpython_launcher", "-f", "x"])
+        assert xeus.dialect == "xeus"
+        assert "xeus" in xeus.reason
+        old = kcf_spec.choose_dialect(["k", "{connection_file}"], "k", {}, "5.5")
+        assert old == (None, "kernel_protocol_version 5.5 < 5.6")
+        new = kcf_spec.choose_dialect(["k", "{connection_file}"], "k", {}, "5.6")
+        assert new == ("jupyter", "kernel_protocol_version 5.6")
+
+
 @given(st.lists(st.binary(max_size=40), max_size=8))
 def test_parse_report_any_frames_raise_only_wire_errors(frames: list[bytes]) -> None:
     """Whatever arrives on the registration socket, parsing raises only WireError."""

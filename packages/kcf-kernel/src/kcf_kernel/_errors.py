@@ -24,6 +24,7 @@ __all__ = [
     "HandshakeTimeout",
     "LaunchTimeout",
     "KernelWaitTimeout",
+    "InterruptTimeout",
     "KernelSocketError",
     "KernelSpecError",
     "NoSuchKernelSpec",
@@ -254,6 +255,27 @@ class KernelWaitTimeout(KcfError, TimeoutError):
         self.pid = pid
         self.timeout = timeout
         super().__init__(f"kernel process {pid} did not exit within {timeout} s")
+
+
+class InterruptTimeout(KcfError, TimeoutError):
+    """A kernel interrupted by message did not answer ``interrupt_request`` in time.
+
+    Attributes:
+        pid: the kernel's process id.
+        timeout: the seconds waited.
+        endpoint: the control endpoint the request went to.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, pid: int, timeout: float, endpoint: str) -> None:
+        self.pid = pid
+        self.timeout = timeout
+        self.endpoint = endpoint
+        super().__init__(
+            f"kernel process {pid} did not answer interrupt_request on {endpoint} "
+            f"within {timeout} s"
+        )
 
 
 class KernelSocketError(_Message, KcfError, OSError):

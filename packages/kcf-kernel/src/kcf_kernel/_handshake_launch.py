@@ -23,7 +23,7 @@ from kcf_spec import DEFAULT_DIALECT, Codec, ConnectionInfo, RegistrationInfo, c
 from ._errors import LaunchError, map_zmq_error
 from ._handshake import REGISTRATION_IPC_SUFFIX, _receive_report, write_registration_file
 from ._ipc import check_ipc_paths
-from ._plan import LaunchPlan, make_plan
+from ._plan import LaunchPlan, handshake_dialect_for, interrupt_mode_for, make_plan
 from ._process import KernelProcess, Stream, stop_process
 from ._stderr_tail import StderrTail
 from ._write import StrPath, remove_ipc_sockets, remove_owned_file, write_connection_file
@@ -76,8 +76,9 @@ def launch_handshake(
             lines kept for the error when the kernel dies before reporting).
         die_with_launcher: end the kernel when the launcher dies (default); ``False`` for a
             kernel meant to outlive it.
-        handshake_dialect: which JEP 66 dialect to speak: ``"jupyter"`` (``None``: the
-            documented one), ``"xeus"`` or ``"kallichore"``.
+        handshake_dialect: which JEP 66 dialect to speak: ``"jupyter"``, ``"xeus"`` or
+            ``"kallichore"``; ``None``: the one :func:`choose_port_strategy` finds for
+            ``argv`` (``"xeus"`` for xeus-python), else the documented ``"jupyter"``.
 
     Raises:
         HandshakeTimeout: no valid report within ``timeout`` (names the registration file;
@@ -91,7 +92,8 @@ def launch_handshake(
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
-       ``die_with_launcher`` and ``handshake_dialect``.
+       ``die_with_launcher`` and ``handshake_dialect`` (chosen from ``argv`` when not
+       given); the kernel is interrupted as :func:`interrupt_mode_for` says.
     """
     plan = make_plan(
         argv,
@@ -110,7 +112,8 @@ def launch_handshake(
         stderr=stderr,
         timeout=timeout,
         die_with_launcher=die_with_launcher,
-        handshake_dialect=handshake_dialect,
+        handshake_dialect=handshake_dialect or handshake_dialect_for(argv),
+        interrupt_mode=interrupt_mode_for(argv),
     )
     return start_handshake(plan)
 
@@ -207,4 +210,6 @@ def start_handshake(plan: LaunchPlan) -> KernelProcess:
         kernel_id=plan.kernel_id,
         owns_ipc=plan.owns_ipc,
         strategy="handshake",
+        handshake_dialect=dialect,
+        interrupt_mode=plan.interrupt_mode,
     )

@@ -50,7 +50,9 @@ class KernelSpec:
         language: the kernel's language.
         env: variables set for the kernel.
         metadata: free-form metadata (``debugger``, ``supported_encryption``...).
-        interrupt_mode: ``"signal"`` (SIGINT) or ``"message"`` (``interrupt_request``).
+        interrupt_mode: ``"signal"`` (SIGINT) or ``"message"`` (``interrupt_request``), or
+            ``None`` when kernel.json does not say (jupyter_client then signals; kcf's
+            rule is :func:`interrupt_mode_for`).
         kernel_protocol_version: the declared protocol version, or ``None``.
         resource_dir: the kernelspec directory.
 
@@ -64,7 +66,7 @@ class KernelSpec:
     resource_dir: Path
     env: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, JsonValue] = field(default_factory=dict)
-    interrupt_mode: Literal["signal", "message"] = "signal"
+    interrupt_mode: Literal["signal", "message"] | None = None
     kernel_protocol_version: str | None = None
 
     def protocol_at_least(self, major: int, minor: int) -> bool:
@@ -114,8 +116,8 @@ class KernelSpec:
         metadata = data.get("metadata", {})
         if not isinstance(metadata, dict):
             raise KernelSpecError(path, "/metadata", "expected an object")
-        mode = data.get("interrupt_mode", "signal")
-        if mode not in ("signal", "message"):
+        mode = data.get("interrupt_mode")
+        if mode not in (None, "signal", "message"):
             raise KernelSpecError(path, "/interrupt_mode", "expected 'signal' or 'message'")
         version = data.get("kernel_protocol_version")
         if version is not None and not isinstance(version, str):
@@ -128,7 +130,7 @@ class KernelSpec:
             resource_dir=resource_dir,
             env=dict(env),
             metadata=dict(metadata),
-            interrupt_mode="message" if mode == "message" else "signal",
+            interrupt_mode="message" if mode == "message" else "signal" if mode else None,
             kernel_protocol_version=version,
         )
 

@@ -3,7 +3,8 @@
 A launch is three parts, each in its own module:
 
 * the **plan** (:mod:`._plan`): argv template, environment, working directory, files,
-  transport and address, options; :func:`default_port_strategy` picks the strategy;
+  transport and address, options; :func:`choose_port_strategy` picks the strategy and
+  the handshake dialect, :func:`interrupt_mode_for` how to interrupt;
 * the **port strategy**: ``reserve`` / ``kernel`` / ``given`` (:mod:`._strategies`) and
   ``handshake`` (:mod:`._handshake_launch`); each takes a plan and returns a
   :class:`KernelProcess`;
@@ -21,12 +22,20 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from kcf_spec import ConnectionInfo
+from kcf_spec import DEFAULT_DIALECT, ConnectionInfo
 
 from ._handshake_launch import start_handshake
 from ._kernelspec import KernelSpec, get_kernel_spec
-from ._plan import PortStrategy, default_port_strategy, format_argv, make_plan
-from ._process import KernelProcess, Stream
+from ._plan import (
+    PortChoice,
+    PortStrategy,
+    choose_port_strategy,
+    default_port_strategy,
+    format_argv,
+    interrupt_mode_for,
+    make_plan,
+)
+from ._process import InterruptMode, KernelProcess, Stream
 from ._strategies import start_with_file
 from ._write import StrPath
 
@@ -37,7 +46,11 @@ __all__ = [
     "example_kernel_argv",
     "format_argv",
     "PortStrategy",
+    "PortChoice",
+    "InterruptMode",
+    "choose_port_strategy",
     "default_port_strategy",
+    "interrupt_mode_for",
 ]
 
 
@@ -82,6 +95,7 @@ def launch_kernel(
     stderr: Stream = None,
     die_with_launcher: bool = True,
     handshake_dialect: str | None = None,
+    interrupt_mode: InterruptMode | None = None,
     port_range: tuple[int, int] | None = None,
 ) -> KernelProcess:
     """Start a kernel from an argv template and return its :class:`KernelProcess`.
@@ -91,8 +105,9 @@ def launch_kernel(
     its name (as ``kernel_name``) are used. ``{connection_file}`` in the argv is replaced by
     the path of the connection file (and a kernelspec's ``{resource_dir}`` and ``{prefix}``
     as jupyter_client does). How the kernel gets its ports (``ports``; by default
-    :func:`default_port_strategy` decides: ``"kernel"`` for ipykernel and kcf's example
-    kernel, ``"handshake"`` for handshake kernels, ``"reserve"`` for the others):
+    :func:`choose_port_strategy` decides, with the handshake dialect: ``"handshake"`` for
+    kernels that speak JEP 66 (xeus-python in the ``"xeus"`` dialect), ``"kernel"`` for
+    ipykernel and kcf's example kernel, ``"reserve"`` for the others):
 
     * ``"reserve"`` (strategy 3, any kernel): ports are chosen outside the system's ephemeral
       range and reserved across processes (:func:`reserve_ports`), written to the file, and
@@ -117,7 +132,7 @@ def launch_kernel(
         connection_file: where to write (default ``<runtime dir>/kernel-<id>.json``).
         env: variables added to this process's environment for the kernel.
         cwd: the kernel's working directory.
-        ports: the port strategy (above); ``None``: :func:`default_port_strategy`.
+        ports: the port strategy (above); ``None``: :func:`choose_port_strategy`'s.
         kernel_name: recorded as ``kernel_name`` in the file.
         ip: the address (tcp) when ``connection`` is not given.
         transport: ``"tcp"`` or ``"ipc"`` when ``connection`` is not given.
@@ -129,7 +144,11 @@ def launch_kernel(
         die_with_launcher: end the kernel when this process dies, however it dies (Linux:
             a parent-death signal; ipykernel everywhere: ``JPY_PARENT_PID``). ``False`` for a
             kernel meant to outlive its launcher.
-        handshake_dialect: the JEP 66 dialect for ``"handshake"`` (``None``: the default).
+        handshake_dialect: the JEP 66 dialect for ``"handshake"``; ``None``:
+            :func:`choose_port_strategy`'s for this kernel, else the documented
+            ``"jupyter"``.
+        interrupt_mode: how :meth:`KernelProcess.interrupt` interrupts (``"signal"`` or
+            ``"message"``); ``None``: :func:`interrupt_mode_for` this kernel.
         port_range: ``(low, high)`` that ``"reserve"`` chooses from (default
             ``$KCF_PORT_RANGE``, else :data:`DEFAULT_PORT_RANGE`).
 
@@ -138,7 +157,8 @@ def launch_kernel(
         LaunchTimeout: (``"kernel"``) the kernel did not write its ports in time.
         HandshakeTimeout: (``"handshake"``) no port report in time.
         PortAllocationError: ports cannot be reserved.
-        ValueError: an unknown ``ports``; ``"given"`` with a port 0; ``"handshake"`` with
+        ValueError: an unknown ``ports`` or handshake dialect (argument or kernelspec
+            metadata); ``"given"`` with a port 0; ``"handshake"`` with
             CURVE keys (the handshake cannot pass them to the kernel).
         SocketPathTooLong: an ipc path is too long.
         WriteError: the connection file cannot be written.
@@ -147,8 +167,9 @@ def launch_kernel(
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
-       A kernelspec name; ``ports`` defaults to :func:`default_port_strategy`;
-       ``die_with_launcher``, ``handshake_dialect``, ``port_range``.
+       A kernelspec name; ``ports`` and ``handshake_dialect`` default to
+       :func:`choose_port_strategy`'s; ``die_with_launcher``, ``handshake_dialect``,
+       ``interrupt_mode``, ``port_range``.
     """
     spec: KernelSpec | None
     template: Sequence[str]
@@ -164,7 +185,12 @@ def launch_kernel(
         extra = spec.format_values()
         env = {**spec.env, **(env or {})}
         kernel_name = spec.name if kernel_name is None else kernel_name
-    strategy = ports if ports is not None else default_port_strategy(template, spec)
+    choice: PortChoice = choose_port_strategy(template, spec)
+    strategy = ports if ports is not None else choice.strategy
+    if strategy == "handshake" and handshake_dialect is None:
+        handshake_dialect = choice.handshake_dialect or DEFAULT_DIALECT
+    if interrupt_mode is None:
+        interrupt_mode = interrupt_mode_for(template, spec)
     if strategy not in ("reserve", "kernel", "given", "handshake"):
         raise ValueError(f"unknown port strategy {strategy!r}")
     if strategy == "handshake" and connection is not None and connection.curve_secretkey:
@@ -187,6 +213,7 @@ def launch_kernel(
         timeout=timeout,
         die_with_launcher=die_with_launcher,
         handshake_dialect=handshake_dialect,
+        interrupt_mode=interrupt_mode,
         port_range=port_range,
         extra=extra,
     )

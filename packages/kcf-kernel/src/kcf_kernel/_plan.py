@@ -7,7 +7,8 @@ A launch is three parts (see :mod:`._launch`):
   key, scheme) and the options of the launch;
 * the **port strategy** (:mod:`._strategies`, :mod:`._handshake_launch`): how the kernel gets
   its ports: ``reserve``, ``kernel`` (the kernel chooses), ``handshake`` or ``given``;
-  :func:`default_port_strategy` is the one rule that picks one for a kernel;
+  :func:`choose_port_strategy` is the one rule that picks one (and the handshake
+  dialect) for a kernel, built on :func:`kcf_spec.choose_dialect`;
 * **where it runs** (:mod:`._process`): start the command, signal its group, wait for it.
 """
 
@@ -18,24 +19,29 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from kcf_spec import ConnectionInfo
+from kcf_spec import DEFAULT_DIALECT, ConnectionInfo, Dialect, choose_dialect
 
 from ._bind import NOT_A_PATH
 from ._ipc import default_ipc_prefix
 from ._kernelspec import KernelSpec
 from ._paths import ensure_private_dir
 from ._paths import runtime_dir as _runtime_dir
-from ._process import Stream, spawn
+from ._process import InterruptMode, Stream, spawn
 from ._write import StrPath, new_kernel_id, new_key
 
 __all__ = [
     "PortStrategy",
+    "PortChoice",
+    "InterruptMode",
     "LaunchPlan",
     "make_plan",
     "format_argv",
+    "choose_port_strategy",
     "default_port_strategy",
+    "handshake_dialect_for",
+    "interrupt_mode_for",
 ]
 
 #: How :func:`launch_kernel` gets the kernel its ports.
@@ -68,38 +74,121 @@ def _module(argv: Sequence[str]) -> str | None:
     return None
 
 
-def default_port_strategy(
-    argv: Sequence[str], kernel_spec: KernelSpec | None = None
-) -> PortStrategy:
-    """The port strategy kcf uses for a kernel when none is asked for.
+class PortChoice(NamedTuple):
+    """How kcf gives a kernel its ports when none is asked for, and why.
 
-    * ``"kernel"`` for kernels known to bind port 0 themselves and write their real ports
-      back (ipykernel, kcf's example kernel run with ``-f``): nothing can race.
-    * ``"handshake"`` for kernels that speak the JEP 66 handshake: the argv names a
-      ``{registration_file}``, or the kernelspec declares ``kernel_protocol_version`` 5.5 or
-      later and is not ipykernel (ipykernel 7.4's kernel.json says 5.5 but has no handshake:
-      it is never sent a registration file).
-    * ``"reserve"`` otherwise: the kernel is told its ports, chosen outside the ephemeral range
-      and reserved across kcf launchers.
+    Attributes:
+        strategy: ``"handshake"``, ``"kernel"`` or ``"reserve"``.
+        handshake_dialect: the JEP 66 dialect (``"handshake"`` only), else ``None``.
+        reason: the rule that decided, in a few words (what ``kcf kernelspec list`` shows).
+
+    .. versionadded:: 0.2.0
+    """
+
+    strategy: PortStrategy
+    handshake_dialect: Dialect | None
+    reason: str
+
+
+def _split_spec(
+    argv: Sequence[str] | KernelSpec, kernel_spec: KernelSpec | None
+) -> tuple[Sequence[str], KernelSpec | None]:
+    if isinstance(argv, KernelSpec):
+        return argv.command(), argv
+    return argv, kernel_spec
+
+
+def choose_port_strategy(
+    argv: Sequence[str] | KernelSpec, kernel_spec: KernelSpec | None = None
+) -> PortChoice:
+    """The port strategy and handshake dialect kcf uses for a kernel when none is asked for.
+
+    One rule, with the handshake decided by :func:`kcf_spec.choose_dialect` (the kernelspec
+    rule for JEP 66 dialects), first match wins:
+
+    1. ``"handshake"`` in that dialect when the dialect rule chooses one: xeus-python
+       (``"xeus"``), ark (``"kallichore"``), an argv naming ``{registration_file}`` or a
+       kernelspec declaring ``kernel_protocol_version`` >= 5.6 (``"jupyter"``), or the
+       kernelspec's ``metadata.kcf.handshake_dialect``. ipykernel never (its kernel.json
+       declares 5.5 and it has no handshake); 5.5 alone is not enough.
+    2. ``"kernel"`` for kernels known to bind port 0 themselves and write their real ports
+       back (ipykernel, kcf's example kernel run with ``{connection_file}``): no race.
+    3. ``"reserve"`` otherwise: the kernel is told its ports, chosen outside the ephemeral
+       range and reserved across kcf launchers.
 
     Args:
-        argv: the kernel's command template.
+        argv: the kernel's command template, or its :class:`KernelSpec`.
+        kernel_spec: what its kernelspec declares, if it has one (when ``argv`` is a
+            template).
+
+    Raises:
+        ValueError: the kernelspec's metadata names an unknown dialect.
+
+    .. versionadded:: 0.2.0
+    """
+    template, spec = _split_spec(argv, kernel_spec)
+    dialect, why = choose_dialect(
+        template,
+        spec.language if spec is not None else "",
+        spec.metadata if spec is not None else None,
+        spec.kernel_protocol_version if spec is not None else None,
+    )
+    if dialect is not None:
+        return PortChoice("handshake", dialect, f"JEP 66 handshake: {why}")
+    module = _module(template)
+    if module in _CHOOSING_MODULES and any("{connection_file}" in a for a in template):
+        return PortChoice("kernel", None, f"{module} binds port 0 and writes its ports back")
+    return PortChoice("reserve", None, f"told its ports (reserved): {why}")
+
+
+def default_port_strategy(
+    argv: Sequence[str] | KernelSpec, kernel_spec: KernelSpec | None = None
+) -> PortStrategy:
+    """The port strategy of :func:`choose_port_strategy` (without dialect and reason).
+
+    Args:
+        argv: the kernel's command template, or its :class:`KernelSpec`.
         kernel_spec: what its kernelspec declares, if it has one.
 
     .. versionadded:: 0.2.0
     """
-    module = _module(argv)
-    if module in _CHOOSING_MODULES and any("{connection_file}" in a for a in argv):
-        return "kernel"
-    if any("{registration_file}" in a for a in argv):
-        return "handshake"
-    if (
-        kernel_spec is not None
-        and module not in _CHOOSING_MODULES
-        and kernel_spec.protocol_at_least(5, 5)
-    ):
-        return "handshake"
-    return "reserve"
+    return choose_port_strategy(argv, kernel_spec).strategy
+
+
+def handshake_dialect_for(
+    argv: Sequence[str] | KernelSpec, kernel_spec: KernelSpec | None = None
+) -> Dialect:
+    """The dialect of a handshake asked for without one: the rule's, else the documented
+    one (:data:`kcf_spec.DEFAULT_DIALECT`)."""
+    return choose_port_strategy(argv, kernel_spec).handshake_dialect or DEFAULT_DIALECT
+
+
+def interrupt_mode_for(
+    argv: Sequence[str] | KernelSpec, kernel_spec: KernelSpec | None = None
+) -> InterruptMode:
+    """How :meth:`KernelProcess.interrupt` interrupts a kernel.
+
+    1. The kernelspec's ``interrupt_mode`` when it declares one.
+    2. ``"message"`` for kernels built on xeus (those the dialect rule gives the ``"xeus"``
+       dialect, such as xeus-python): xeus dies on SIGINT (its poll loop throws,
+       jupyter-xeus/xeus#272), where ``interrupt_request`` leaves it running.
+       jupyter_client signals here (the kernelspec says nothing) and so kills the kernel.
+    3. ``"signal"`` otherwise, as jupyter_client does.
+
+    Args:
+        argv: the kernel's command template, or its :class:`KernelSpec`.
+        kernel_spec: what its kernelspec declares, if it has one.
+
+    .. versionadded:: 0.2.0
+    """
+    template, spec = _split_spec(argv, kernel_spec)
+    if spec is not None and spec.interrupt_mode is not None:
+        return spec.interrupt_mode
+    try:
+        choice = choose_port_strategy(template, spec)
+    except ValueError:  # an unknown dialect in the metadata: launching says so
+        return "signal"
+    return "message" if choice.handshake_dialect == "xeus" else "signal"
 
 
 @dataclass(frozen=True)
@@ -120,6 +209,7 @@ class LaunchPlan:
     timeout: float = 60.0
     die_with_launcher: bool = True
     handshake_dialect: str | None = None
+    interrupt_mode: InterruptMode = "signal"
     port_range: tuple[int, int] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -163,6 +253,7 @@ def make_plan(
     timeout: float = 60.0,
     die_with_launcher: bool = True,
     handshake_dialect: str | None = None,
+    interrupt_mode: InterruptMode = "signal",
     port_range: tuple[int, int] | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> LaunchPlan:
@@ -208,6 +299,7 @@ def make_plan(
         timeout=timeout,
         die_with_launcher=die_with_launcher,
         handshake_dialect=handshake_dialect,
+        interrupt_mode=interrupt_mode,
         port_range=port_range,
         extra=dict(extra or {}),
     )

@@ -34,17 +34,19 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Literal
 
-from kcf_spec import ConnectionInfo
+from kcf_spec import Channel, ConnectionInfo
 
-from ._errors import KernelWaitTimeout, LaunchError
+from ._errors import InterruptTimeout, KernelWaitTimeout, LaunchError
+from ._interrupt import send_interrupt_request
 from ._listen import wait_until_bound
 from ._reserve import PortReservation
 from ._write import StrPath, remove_connection_file, remove_ipc_sockets
 
 __all__ = [
     "Stream",
+    "InterruptMode",
     "KernelProcess",
     "spawn",
     "signal_group",
@@ -55,6 +57,10 @@ __all__ = [
 #: What a kernel's stdin/stdout/stderr may be: a file descriptor, a file, a
 #: ``subprocess`` constant, or ``None`` (stdin: ``/dev/null``; others: inherited).
 Stream = int | IO[bytes] | IO[str] | None
+
+#: How a kernel is interrupted: SIGINT to its process group, or ``interrupt_request`` on
+#: its control channel (a kernelspec's ``interrupt_mode``).
+InterruptMode = Literal["signal", "message"]
 
 #: The variable ipykernel reads to watch its parent (it exits when the parent changes).
 PARENT_PID_ENV = "JPY_PARENT_PID"
@@ -266,8 +272,13 @@ class KernelProcess:
         popen: the :class:`subprocess.Popen`.
         reservation: the port reservation (``ports="reserve"``), or ``None``.
         strategy: the port strategy that was used (``"reserve"``, ``"kernel"``...).
+        handshake_dialect: the JEP 66 dialect spoken (``strategy == "handshake"``), else
+            ``None``.
+        interrupt_mode: how :meth:`interrupt` interrupts: ``"signal"`` or ``"message"``.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``handshake_dialect`` and ``interrupt_mode``.
     """
 
     def __init__(
@@ -282,6 +293,8 @@ class KernelProcess:
         owns_ipc: bool = False,
         reservation: PortReservation | None = None,
         strategy: str | None = None,
+        handshake_dialect: str | None = None,
+        interrupt_mode: InterruptMode = "signal",
     ) -> None:
         self.popen = popen
         self.info = info
@@ -290,6 +303,8 @@ class KernelProcess:
         self.kernel_id = kernel_id
         self.reservation = reservation
         self.strategy = strategy
+        self.handshake_dialect = handshake_dialect
+        self.interrupt_mode: InterruptMode = interrupt_mode
         self._owns_file = owns_file
         self._owns_ipc = owns_ipc
         self._cleaned = False
@@ -349,9 +364,30 @@ class KernelProcess:
         """
         signal_group(self.popen, sig)
 
-    def interrupt(self) -> None:
-        """Interrupt the running code (SIGINT to the process group)."""
-        self.signal_group(signal.SIGINT)
+    def interrupt(self, timeout: float = 10.0) -> None:
+        """Interrupt the running code, as :attr:`interrupt_mode` says.
+
+        * ``"signal"``: SIGINT to the kernel's process group.
+        * ``"message"``: ``interrupt_request`` on the control channel, waiting up to
+          ``timeout`` for ``interrupt_reply``.
+
+        Nothing when the kernel has exited (or exits while answering).
+
+        Raises:
+            InterruptTimeout: (``"message"``) no ``interrupt_reply`` within ``timeout``.
+            KernelSocketError: (``"message"``) the control socket could not be used.
+
+        .. versionchanged:: 0.2.0
+           ``interrupt_mode: "message"``; ``timeout``.
+        """
+        if self.interrupt_mode == "signal":
+            self.signal_group(signal.SIGINT)
+            return
+        if not self.is_alive():
+            return
+        reply = send_interrupt_request(self.info, timeout, alive=self.is_alive)
+        if reply is None and self.is_alive():
+            raise InterruptTimeout(self.pid, timeout, self.info.connect_url(Channel.CONTROL))
 
     def terminate(self) -> None:
         """Ask the kernel to stop (SIGTERM)."""

@@ -71,6 +71,7 @@ def start_with_file(plan: LaunchPlan, strategy: str) -> KernelProcess:
         owns_ipc=plan.owns_ipc,
         reservation=reservation,
         strategy=strategy,
+        interrupt_mode=plan.interrupt_mode,
     )
     if reservation is not None:
         reservation.release_when_bound(alive=proc.is_alive, timeout=max(plan.timeout, 1.0))

@@ -24,7 +24,7 @@ A launcher receives with :func:`parse_report`, which accepts every shape whateve
 it wrote the file in (bare content or a full message, string or integer ports, a DEALER or
 a REQ peer), and answers with :func:`build_reply`. A kernel sends :func:`build_report` and
 reads the answer with :func:`parse_reply`. Which dialect a kernelspec speaks is
-:func:`dialect_for_kernelspec`.
+:func:`choose_dialect` (with its reason) or :func:`dialect_for_kernelspec`.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ __all__ = [
     "build_reply",
     "build_refusal",
     "parse_reply",
+    "DialectChoice",
+    "choose_dialect",
     "dialect_for_kernelspec",
 ]
 
@@ -548,14 +550,28 @@ def _programs(argv: Sequence[str]) -> set[str]:
     return names
 
 
-def dialect_for_kernelspec(
+class DialectChoice(NamedTuple):
+    """Which handshake dialect a kernelspec's kernel reads, and why.
+
+    Attributes:
+        dialect: the dialect, or ``None``: give the kernel a classic connection file.
+        reason: the rule that decided, in a few words (for ``kcf kernelspec list``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    dialect: Dialect | None
+    reason: str
+
+
+def choose_dialect(
     argv: Sequence[str],
     language: str = "",
     metadata: Mapping[str, Any] | None = None,
     kernel_protocol_version: str | None = None,
-) -> Dialect | None:
-    """The handshake dialect a kernelspec's kernel reads, or ``None``: give it a classic
-    connection file.
+) -> DialectChoice:
+    """The handshake dialect a kernelspec's kernel reads (``None``: give it a classic
+    connection file), with the reason.
 
     The rule, first match wins:
 
@@ -567,9 +583,11 @@ def dialect_for_kernelspec(
     3. Kernels known by their program: xeus-python (``xpython``, ``python -m
        xpython_launcher``) → ``"xeus"``; ark (``ark``, language R) → ``"kallichore"``.
        Their kernelspecs declare no protocol version, so this is how they are found.
-    4. ``kernel_protocol_version`` >= 5.6, where jupyter_client's documentation puts the
+    4. An argv naming ``{registration_file}`` (the kernel takes a registration file, as
+       kcf's example kernel with ``--registration``) → ``"jupyter"``.
+    5. ``kernel_protocol_version`` >= 5.6, where jupyter_client's documentation puts the
        handshake → ``"jupyter"``.
-    5. Anything else, 5.5 included (JEP 66 said 5.5, but the one kernel that declares it
+    6. Anything else, 5.5 included (JEP 66 said 5.5, but the one kernel that declares it
        in the wild has no handshake), → ``None``.
 
     Args:
@@ -585,16 +603,39 @@ def dialect_for_kernelspec(
     """
     programs = _programs(argv)
     if programs & _IPYKERNEL_MODULES:
-        return None
+        return DialectChoice(None, "ipykernel has no handshake (whatever its kernelspec says)")
     kcf_meta = (metadata or {}).get("kcf")
     if isinstance(kcf_meta, Mapping) and "handshake_dialect" in kcf_meta:
         chosen = kcf_meta["handshake_dialect"]
-        return None if chosen is None or chosen is False else check_dialect(chosen)
+        if chosen is None or chosen is False:
+            return DialectChoice(None, "the kernelspec's metadata turns the handshake off")
+        return DialectChoice(check_dialect(chosen), "the kernelspec's metadata names it")
     if programs & _XEUS_PROGRAMS:
-        return "xeus"
+        return DialectChoice("xeus", "xeus-python speaks the xeus dialect")
     if programs & _KALLICHORE_PROGRAMS and language.lower() in ("r", ""):
-        return "kallichore"
+        return DialectChoice("kallichore", "ark speaks the kallichore dialect")
+    if any("{registration_file}" in arg for arg in argv):
+        return DialectChoice("jupyter", "the argv takes a {registration_file}")
     version = _version(kernel_protocol_version)
     if version is not None and version >= (5, 6):
-        return "jupyter"
-    return None
+        return DialectChoice("jupyter", f"kernel_protocol_version {kernel_protocol_version}")
+    if version is not None:
+        return DialectChoice(None, f"kernel_protocol_version {kernel_protocol_version} < 5.6")
+    return DialectChoice(None, "no handshake declared")
+
+
+def dialect_for_kernelspec(
+    argv: Sequence[str],
+    language: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    kernel_protocol_version: str | None = None,
+) -> Dialect | None:
+    """The handshake dialect a kernelspec's kernel reads, or ``None``: give it a classic
+    connection file. :func:`choose_dialect` without the reason (the rule is written there).
+
+    Raises:
+        ValueError: the metadata names an unknown dialect.
+
+    .. versionadded:: 0.2.0
+    """
+    return choose_dialect(argv, language, metadata, kernel_protocol_version).dialect
