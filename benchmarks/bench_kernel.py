@@ -8,6 +8,13 @@
   ``write_connection_file`` port choice (bind port 0, close, hope). Ours: strategy 3
   (``launch_kernel(ports="reserve")``), strategy 1 (the child binds port 0 and writes the
   file, ``ports="kernel"``) and strategy 2 (the JEP 66 handshake). Target: 0.
+* **concurrent launches, xeus-python** (issue 10): the same ``N`` launchers x ``ROUNDS``,
+  each launch a real xeus-python (PyPI). Ours: ``launch_kernel(argv)`` with no strategy
+  given (the one rule picks the JEP 66 handshake, xeus dialect: xeus binds its own ports
+  and reports them); a kernel counts once it has reported. Theirs: the classic way,
+  jupyter_client's ``write_connection_file`` port choice handed to xeus-python
+  (``ports="given"``); a kernel counts once all five ports listen. Each kernel is held
+  ``HOLD`` s, then stopped.
 * **spawn to first kernel_info**: a real ipykernel; ours ``launch_kernel`` + one kernel_info
   round trip with kcf_spec's Codec; theirs ``KernelManager.start_kernel()`` +
   ``client().wait_for_ready()``. Median of ``SPAWNS`` interleaved launches.
@@ -144,11 +151,12 @@ _LAUNCHER = textwrap.dedent(
     hold = sys.argv[4]
     given, kcf_child = sys.argv[5], sys.argv[6]
     runtime = os.environ["JUPYTER_RUNTIME_DIR"]
-    if strategy == "jupyter_client":
+    xeus = [sys.executable, "-m", "xpython_launcher", "-f", "{connection_file}"]
+    if strategy in ("jupyter_client", "xeus-classic"):
         from jupyter_client.connect import write_connection_file
-    else:
+    if strategy != "jupyter_client":
         import kcf_kernel
-        from kcf_spec import KcfError
+        from kcf_spec import ConnectionInfo, KcfError
     while time.time() < start_at:
         time.sleep(0.002)
     codes = []
@@ -159,6 +167,37 @@ _LAUNCHER = textwrap.dedent(
             p = subprocess.Popen([sys.executable, "-c", given, fname, hold])
             codes.append(p.wait())
             os.unlink(fname)
+        elif strategy in ("xeus", "xeus-classic"):
+            log = os.path.join(runtime, "xeus-%d-%d.log" % (os.getpid(), i))
+            try:
+                with open(log, "wb") as err:
+                    if strategy == "xeus":  # the rule: handshake, xeus dialect
+                        kp = kcf_kernel.launch_kernel(
+                            xeus, timeout=120, stdout=subprocess.DEVNULL, stderr=err
+                        )
+                        bound = True
+                    else:  # jupyter_client's port choice, handed to the kernel
+                        fname = os.path.join(runtime, "jc-%d-%d.json" % (os.getpid(), i))
+                        write_connection_file(fname, ip="127.0.0.1", key=b"k")
+                        with open(fname, "rb") as f:
+                            chosen = ConnectionInfo.from_dict(json.load(f))
+                        os.unlink(fname)
+                        kp = kcf_kernel.launch_kernel(
+                            xeus, connection=chosen, ports="given", timeout=120,
+                            stdout=subprocess.DEVNULL, stderr=err,
+                        )
+                        bound = kp.wait_bound(120)
+                    with kp:
+                        if bound:
+                            time.sleep(float(hold))
+                        codes.append(0 if bound and kp.is_alive() else 7)
+            except KcfError as e:
+                print(e, file=sys.stderr)
+                codes.append(7)
+            with open(log, "rb") as f:
+                if codes[-1] and b"in use" in f.read():
+                    codes[-1] = 3
+            os.unlink(log)
         else:
             child = given if strategy == "reserve" else kcf_child
             argv = [sys.executable, "-c", child, "{connection_file}", hold, strategy]
@@ -211,8 +250,8 @@ def _collisions(strategy: str) -> tuple[int, int]:
     return in_use, other
 
 
-def _collision_figure(strategy: str) -> Figure:
-    theirs, _ = _collisions("jupyter_client")
+def _collision_figure(strategy: str, anchor: str = "jupyter_client") -> Figure:
+    theirs, _ = _collisions(anchor)
     ours, other = _collisions(strategy)
     # Higher is better: kernels that bound their ports, out of N * ROUNDS.
     total = N * ROUNDS
@@ -400,6 +439,12 @@ CASES = [
     Case(
         f"concurrent launches, strategy 2 handshake ({N}x{ROUNDS}) vs jupyter_client",
         figure=lambda: _collision_figure("handshake"),
+        target="all kernels bound (0 EADDRINUSE)",
+    ),
+    Case(
+        f"concurrent launches, xeus-python by the rule (handshake, xeus dialect; {N}x{ROUNDS}) "
+        "vs xeus-python given jupyter_client's ports",
+        figure=lambda: _collision_figure("xeus", "xeus-classic"),
         target="all kernels bound (0 EADDRINUSE)",
     ),
     Case(
