@@ -69,9 +69,7 @@ class TestDefaultStrategy:
         """An unknown kernel is told its ports: "reserve"."""
         assert kcf_kernel.default_port_strategy(["evcxr", "{connection_file}"]) == "reserve"
 
-    def test_kernelspec_protocol_5_6_means_handshake_5_5_does_not(
-        self, jupyter_path: Path
-    ) -> None:
+    def test_kernelspec_protocol_5_6_means_handshake_5_5_does_not(self, jupyter_path: Path) -> None:
         """The handshake follows the dialect rule: a kernelspec declaring 5.6 gets it (in
         the documented dialect), 5.5 does not (the one kernel declaring 5.5 in the wild,
         ipykernel, has no handshake), and ipykernel never does."""
@@ -132,13 +130,15 @@ class TestDefaultStrategy:
             },
         )
         choice = kcf_kernel.choose_port_strategy(kcf_kernel.get_kernel_spec("meta"))
-        assert choice == ("handshake", "kallichore", "JEP 66 handshake: the kernelspec's "
-                          "metadata names it")
+        assert choice == (
+            "handshake",
+            "kallichore",
+            "JEP 66 handshake: the kernelspec's metadata names it",
+        )
         ipk = kcf_kernel.choose_port_strategy(kcf_kernel.ipykernel_argv())
         assert ipk.reason == "ipykernel_launcher binds port 0 and writes its ports back"
         other = kcf_kernel.choose_port_strategy(["evcxr", "{connection_file}"])
         assert other.reason == "told its ports (reserved): no handshake declared"
-
 
     @pytest.mark.parametrize("version", ["5.5", "5.6"])
     def test_ipykernel_kernelspec_declaring_handshake_never_gets_registration_file(
@@ -171,6 +171,7 @@ class TestDefaultStrategy:
         assert [p.name for p in runtime.iterdir()] == [kp.connection_file.name]
         reply = request_kernel(kp.info, "kernel_info_request", {}, timeout=60)
         assert reply.content["implementation"] == "ipython"
+
 
 class TestInterruptMode:
     def test_declared_mode_wins(self, jupyter_path: Path) -> None:
@@ -252,9 +253,9 @@ class TestInterruptMode:
                 assert until(lambda m: m.msg_type == "execute_input")
                 assert _wait(started.exists, 60), "the cell never started"
                 kp.interrupt(timeout=30)
-                assert until(
-                    lambda m: m.parent_header.get("msg_type") == "interrupt_request"
-                ), "no interrupt_request reached the kernel"
+                assert until(lambda m: m.parent_header.get("msg_type") == "interrupt_request"), (
+                    "no interrupt_request reached the kernel"
+                )
             finally:
                 runner.join(120)
             assert replies

@@ -238,7 +238,6 @@ class TestDialectForKernelspec:
         with pytest.raises(ValueError, match="unknown handshake dialect"):
             rule(["mykernel"], "x", {"kcf": {"handshake_dialect": "zmq"}})
 
-
     def test_registration_file_placeholder_means_the_documented_dialect(self) -> None:
         """An argv taking ``{registration_file}`` speaks the handshake: the documented
         dialect, unless the program is known (xeus) or the metadata says otherwise."""
