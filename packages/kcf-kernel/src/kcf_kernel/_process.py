@@ -39,7 +39,6 @@ from typing import IO, Literal
 from kcf_spec import Channel, ConnectionInfo
 
 from ._errors import InterruptTimeout, KernelWaitTimeout, LaunchError
-from ._interrupt import send_interrupt_request
 from ._listen import wait_until_bound
 from ._reserve import PortReservation
 from ._write import StrPath, remove_connection_file, remove_ipc_sockets
@@ -385,6 +384,8 @@ class KernelProcess:
             return
         if not self.is_alive():
             return
+        from ._interrupt import send_interrupt_request  # zmq, loaded when first needed
+
         reply = send_interrupt_request(self.info, timeout, alive=self.is_alive)
         if reply is None and self.is_alive():
             raise InterruptTimeout(self.pid, timeout, self.info.connect_url(Channel.CONTROL))
