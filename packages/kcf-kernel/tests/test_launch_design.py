@@ -138,7 +138,7 @@ class TestDefaultStrategy:
         ipk = kcf_kernel.choose_port_strategy(kcf_kernel.ipykernel_argv())
         assert ipk.reason == "ipykernel_launcher binds port 0 and writes its ports back"
         other = kcf_kernel.choose_port_strategy(["evcxr", "{connection_file}"])
-        assert other.reason == "told its ports (reserved): no handshake declared"
+        assert other.reason == "kcf chooses its ports and reserves them: no handshake declared"
 
     @pytest.mark.parametrize("version", ["5.5", "5.6"])
     def test_ipykernel_kernelspec_declaring_handshake_never_gets_registration_file(

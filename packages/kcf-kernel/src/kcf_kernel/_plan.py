@@ -138,7 +138,7 @@ def choose_port_strategy(
     module = _module(template)
     if module in _CHOOSING_MODULES and any("{connection_file}" in a for a in template):
         return PortChoice("kernel", None, f"{module} binds port 0 and writes its ports back")
-    return PortChoice("reserve", None, f"told its ports (reserved): {why}")
+    return PortChoice("reserve", None, f"kcf chooses its ports and reserves them: {why}")
 
 
 def default_port_strategy(

@@ -610,10 +610,12 @@ def choose_dialect(
         if chosen is None or chosen is False:
             return DialectChoice(None, "the kernelspec's metadata turns the handshake off")
         return DialectChoice(check_dialect(chosen), "the kernelspec's metadata names it")
-    if programs & _XEUS_PROGRAMS:
-        return DialectChoice("xeus", "xeus-python speaks the xeus dialect")
-    if programs & _KALLICHORE_PROGRAMS and language.lower() in ("r", ""):
-        return DialectChoice("kallichore", "ark speaks the kallichore dialect")
+    known = programs & _XEUS_PROGRAMS
+    if known:
+        return DialectChoice("xeus", f"{min(known)} (xeus-python) speaks the xeus dialect")
+    known = programs & _KALLICHORE_PROGRAMS
+    if known and language.lower() in ("r", ""):
+        return DialectChoice("kallichore", f"{min(known)} speaks the kallichore dialect")
     if any("{registration_file}" in arg for arg in argv):
         return DialectChoice("jupyter", "the argv takes a {registration_file}")
     version = _version(kernel_protocol_version)
