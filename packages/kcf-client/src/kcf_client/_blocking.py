@@ -79,6 +79,7 @@ class KernelConnection(SyncLink):
 
     def _run(self, steps: Steps[_T]) -> _T:
         """Drive ``steps``: wait for each :class:`Waiting` it yields, until it returns."""
+        self._note_iopub_drops()  # before the steps ask whether iopub is live
         try:
             waiting = next(steps)
             while True:
@@ -98,6 +99,7 @@ class KernelConnection(SyncLink):
             self._flush(w)
         while not w.done():
             self._check_open()
+            self._note_iopub_drops()
             if self._receive(w.channels, w.due_in()):
                 w.arrived()
             elif w.quiet():

@@ -62,7 +62,9 @@ class Core:
     Attributes:
         outbox: ``(channel, msg_id, msg_type, frames)`` queued to be sent, in order.
         heard: how many correctly signed messages arrived (any channel, ours or not).
-        iopub_live: whether anything arrived on iopub (the subscription is live).
+        iopub_live: whether anything arrived on iopub since its connection was last
+            (re)made (the subscription is live).
+        iopub_drops: how many times the iopub connection dropped (ZeroMQ reconnects it).
         other_busy: whether the last status on iopub, for a request not ours, was busy.
         clock: the monotonic clock waits use (tests may replace it).
     """
@@ -74,6 +76,7 @@ class Core:
         "codec",
         "heard",
         "info",
+        "iopub_drops",
         "iopub_live",
         "last_wire_error",
         "liveness_interval",
@@ -100,6 +103,7 @@ class Core:
         self.outbox: list[tuple[Channel, str, str, list[bytes]]] = []
         self.last_wire_error: str | None = None
         self.iopub_live = False
+        self.iopub_drops = 0
         self.other_busy = False
         self.heard = 0
         self.liveness_interval = liveness_interval
@@ -155,6 +159,17 @@ class Core:
             return None
         box.append(msg)
         return msg
+
+    def iopub_dropped(self) -> None:
+        """The iopub connection dropped (a restarted kernel, a healed SSH forward...).
+
+        ZeroMQ reconnects it and subscribes again, but what the kernel publishes before
+        the subscription reaches it is lost: the subscription is not known live until
+        iopub speaks again, so the next request proves it first (see :meth:`execute`).
+        """
+        self.iopub_live = False
+        self.other_busy = False
+        self.iopub_drops += 1
 
     def messages(self, channel: Channel, msg_id: str) -> list[Message]:
         """What has arrived so far on ``channel`` for request ``msg_id``."""
@@ -293,10 +308,16 @@ class Core:
         deadline = None if timeout is None else self.clock() + timeout
         yield from self._ensure_iopub(deadline, timeout)
         mid = self.send(Channel.SHELL, "execute_request", content, collect_iopub=True).msg_id
+        drops = self.iopub_drops
 
         def lost() -> bool:
-            # Not started (no busy for it) while the kernel is not busy with another request.
-            return not self.other_busy and not self.status_seen(mid, "busy")
+            # Not started (no busy for it) while the kernel is not busy with another request,
+            # and iopub stayed connected (else its busy may have been published unheard).
+            return (
+                self.iopub_drops == drops
+                and not self.other_busy
+                and not self.status_seen(mid, "busy")
+            )
 
         try:
             yield self.wait(

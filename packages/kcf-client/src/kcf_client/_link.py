@@ -51,6 +51,7 @@ class ConnectionBase(Generic[_S]):
         self._hb: _S | None = None
         self._closed = False
         self._curve: tuple[bytes, bytes] | None = None
+        self._iopub_events: zmq.Socket[bytes] | None = None
         try:
             if info.curve_publickey is not None:
                 import zmq
@@ -58,6 +59,7 @@ class ConnectionBase(Generic[_S]):
                 self._curve = zmq.curve_keypair()
             for ch in DATA_CHANNELS:
                 self._socks[ch] = self._open(ch)
+            self._iopub_events = self._watch_drops(self._socks[Channel.IOPUB])
         except BaseException:
             self.close()
             raise
@@ -111,6 +113,34 @@ class ConnectionBase(Generic[_S]):
         )
         return sock
 
+    def _watch_drops(self, sock: _S) -> zmq.Socket[bytes]:
+        """A (blocking, never blocked on) PAIR socket told each time ``sock`` disconnects."""
+        import secrets
+
+        import zmq
+
+        address = f"inproc://kcf-drops-{secrets.token_hex(8)}"
+        sock.monitor(address, zmq.EVENT_DISCONNECTED)
+        # A plain socket, asyncio layer or not, of our context (so that destroying the
+        # context closes it too).
+        events: zmq.Socket[bytes] = self._ctx.socket(zmq.PAIR, socket_class=zmq.Socket)
+        events.linger = 0
+        events.connect(address)
+        return events
+
+    def _note_iopub_drops(self) -> None:
+        """Tell the core of every iopub disconnect since the last call (never blocks)."""
+        import zmq
+
+        events = self._iopub_events
+        # Closed: the context was destroyed under us; the next real socket call says so.
+        while events is not None and not events.closed:
+            try:
+                events.recv_multipart(zmq.NOBLOCK)  # only EVENT_DISCONNECTED is subscribed
+            except zmq.Again:
+                return
+            self._core.iopub_dropped()
+
     def _heartbeat(self) -> _S:
         self._check_open()
         if self._hb is None:
@@ -142,6 +172,9 @@ class ConnectionBase(Generic[_S]):
     def _close(self) -> None:
         """Close every socket (without lingering) and the private context."""
         self._closed = True
+        if self._iopub_events is not None:
+            self._iopub_events.close(0)
+            self._iopub_events = None
         for s in self._socks.values():
             s.close(0)
         self._socks.clear()
