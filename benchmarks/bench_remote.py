@@ -123,7 +123,8 @@ class _Manual:
             _JcOpenSSH._open(lport, int(self.info[name]))
         self.lports = ports
         kc = BlockingKernelClient()
-        kc.load_connection_info({**self.info, "ip": "127.0.0.1", **dict(zip(names, ports))})
+        local = dict(zip(names, ports, strict=True))
+        kc.load_connection_info({**self.info, "ip": "127.0.0.1", **local})
         kc.start_channels()
         self.client = kc
         # wait_for_ready() calls a kernel still starting behind a tunnel dead (its
