@@ -139,19 +139,8 @@ class _Manual:
                 raise TimeoutError("the manual way: no kernel_info reply in 60 s")
 
     def drop_tunnels(self) -> None:
-        """Kill the tunnels' ssh processes (found by their exact ``-L`` arguments)."""
-        needles = {f"127.0.0.1:{lp}:".encode() for lp in self.lports}
-        needles |= {f"{lp}:127.0.0.1:".encode() for lp in self.lports}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv and argv[0].endswith(b"ssh") and any(n in a for a in argv for n in needles):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(entry.name), 9)
+        """Stop the forwards' ssh processes (bench_tunnel's way: by their ``-L`` arguments)."""
+        _JcOpenSSH.close(self)  # type: ignore[arg-type]  # it needs only .lports
 
     def close_client(self) -> None:
         if self.client is not None:
