@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import zmq
-from kcf_spec import Channel, Codec, ConnectionInfo, WireError
+from kcf_spec import Channel, Codec, ConnectionInfo, WireError, is_ipv6_host
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def ipykernel_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on at the moment (for files of dead kernels)."""
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    fam = socket.AF_INET6 if is_ipv6_host(host) else socket.AF_INET
     with socket.socket(fam, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -68,7 +68,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def dead_info(**kw: Any) -> ConnectionInfo:
     """A connection info whose five ports nobody listens on (five distinct ports)."""
     host = kw.get("ip", "127.0.0.1")
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    fam = socket.AF_INET6 if is_ipv6_host(host) else socket.AF_INET
     held = [socket.socket(fam, socket.SOCK_STREAM) for _ in Channel]
     try:
         for s in held:

@@ -103,11 +103,6 @@ class TestZmqBroken:
         ctx.term()
         _only_ours(lambda: kcf_client.connect(f, context=ctx))
 
-    @pytest.mark.xfail(
-        reason="_listing.ping_heartbeats calls ctx.socket() outside its try (issue 9; owned "
-        "by listing): remove this mark with their fix",
-        strict=False,
-    )
     @pytest.mark.parametrize("entry", ["list_kernels", "prune"])
     def test_errors_listing_without_sockets(
         self, entry: str, tmp_path: Path, h: Any, monkeypatch: pytest.MonkeyPatch

@@ -23,7 +23,7 @@ def _ping(info: ConnectionInfo, timeout_ms: int = 5000) -> bytes:
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     req = ctx.socket(zmq.REQ)
     req.linger = 0
-    if ":" in info.ip and info.transport == "tcp":
+    if info.is_ipv6:
         req.ipv6 = True
     try:
         req.connect(info.connect_url(Channel.HB))

@@ -9,16 +9,12 @@ remote address, or a port something still listens on, leaves the verdict ``unkno
 
 from __future__ import annotations
 
-import _socket
 import bisect
 import collections
 import contextlib
 import dataclasses
 import enum
-import errno
-import ipaddress
 import os
-import socket
 import stat
 import time
 from collections.abc import Sequence
@@ -27,6 +23,7 @@ from pathlib import Path
 from kcf_spec import Channel, ConnectionInfo, KcfError
 
 from ._scan import scan_dir, search_dirs
+from ._sockets import configure_client_socket, ipc_refused, local_address, socket_type, tcp_refused
 
 __all__ = [
     "KernelState",
@@ -186,99 +183,6 @@ def _entries(dirs: list[str], pattern: str, now: float) -> list[KernelEntry]:
 
 # -- liveness -----------------------------------------------------------------------------
 
-# Bind-all addresses, mapped to where a local probe connects.
-_LOOPBACK_FOR = {
-    "0.0.0.0": "127.0.0.1",  # noqa: S104 - a key to translate, not a bind
-    "*": "127.0.0.1",
-    "": "127.0.0.1",
-    "::": "::1",
-    "localhost": "127.0.0.1",
-}
-
-
-def _local_address(ip: str) -> str | None:
-    """The address to probe ``ip`` at when it is on this machine, else ``None``.
-
-    Never resolves a host name (no DNS wait): only literals and ``localhost`` count.
-    """
-    if ip in _LOOPBACK_FOR:
-        return _LOOPBACK_FOR[ip]
-    try:
-        addr = ipaddress.ip_address(ip.strip("[]"))
-    except ValueError:
-        return None
-    if addr.is_loopback:
-        return str(addr)
-    family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
-    probe = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        probe.bind((str(addr), 0))  # succeeds only for an address this machine owns
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return str(addr)
-
-
-def _tcp_refused(host: str, port: int) -> bool:
-    """Whether ``host:port`` refuses a TCP connection (``False`` when it accepts, times out
-    after half a second, or cannot be tried). No exception per probe: a dead kernel's
-    five refusals are the common case of a listing."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        s = _socket.socket(family, socket.SOCK_STREAM)
-    except OSError:
-        return False
-    try:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == errno.ECONNREFUSED
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def _ipc_closed(path: str) -> bool:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-    if not stat.S_ISSOCK(st.st_mode):
-        return False
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(0.5)
-    try:
-        s.connect(path)
-    except (ConnectionRefusedError, FileNotFoundError):
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-    return False
-
-
-def _ports_closed(info: ConnectionInfo) -> tuple[bool | None, str]:
-    """``(True, why)`` when every port provably refuses; ``(False, why)`` when one is
-    open; ``(None, why)`` when it cannot be known from here."""
-    if info.transport == "ipc":
-        if not os.path.isabs(info.ip):
-            return None, f"ipc path {info.ip!r} is relative to the kernel's directory"
-        for c in Channel:
-            path = f"{info.ip}-{info.port(c)}"
-            if not _ipc_closed(path):
-                return False, f"{c.value} socket {path} is still open"
-        return True, "no ipc socket is listening"
-    host = _local_address(info.ip)
-    if host is None:
-        return None, f"address {info.ip} is not on this machine"
-    for c in Channel:
-        if not _tcp_refused(host, info.port(c)):
-            return False, f"{c.value} port {info.port(c)} accepts connections"
-    return True, "every port refuses connections"
-
 
 def _window() -> int:
     """How many heartbeat sockets may be open at once: well inside the process's file
@@ -328,7 +232,7 @@ class _Pinger:
         while self.queue and len(self.socks) < self.window:
             i, info = self.queue[0]
             try:
-                s = self.ctx.socket(zmq.REQ)
+                s = self.ctx.socket(socket_type(Channel.HB))
             except zmq.ZMQError as exc:  # out of descriptors after all: wait for a slot
                 if self.socks:
                     self.window = max(1, len(self.socks))
@@ -338,14 +242,7 @@ class _Pinger:
                 continue
             self.queue.popleft()
             try:
-                s.linger = 0
-                if info.is_ipv6:
-                    s.ipv6 = True
-                if info.curve_publickey is not None:
-                    pub, sec = zmq.curve_keypair()
-                    s.curve_serverkey = info.curve_publickey.encode("ascii")
-                    s.curve_publickey = pub
-                    s.curve_secretkey = sec
+                configure_client_socket(s, info, Channel.HB)
                 s.connect(info.connect_url(Channel.HB))
                 s.send(b"ping", zmq.NOBLOCK)
             except zmq.ZMQError as exc:
@@ -381,29 +278,6 @@ class _Pinger:
             s.close(0)
         self.socks.clear()
         self.ctx.term()
-
-
-def ping_heartbeats(infos: Sequence[ConnectionInfo], timeout: float) -> list[bool]:
-    """Ping every heartbeat; ``True`` where an answer came within ``timeout`` (in total).
-
-    At most a few hundred sockets are open at once (see :func:`_window`), so any number of
-    files can be pinged; files not reached before ``timeout`` count as unanswered.
-    """
-    answered = [False] * len(infos)
-    if not infos:
-        return answered
-    pinger = _Pinger(_window())
-    try:
-        for i, info in enumerate(infos):
-            pinger.submit(i, info)
-        deadline = time.monotonic() + timeout
-        while pinger.busy and (left := deadline - time.monotonic()) > 0:
-            pinger.poll(left)
-    finally:
-        pinger.close()
-    for i in pinger.answered:
-        answered[i] = True
-    return answered
 
 
 # -- evidence of life besides the ports ---------------------------------------------------
@@ -503,10 +377,10 @@ def _port_open(
     port = info.port(c)
     if info.transport == "ipc":
         path = f"{info.ip}-{port}"
-        return None if _ipc_closed(path) else f"{c.value} socket {path} is still open"
+        return None if ipc_refused(path) else f"{c.value} socket {path} is still open"
     if listening is not None:
         return f"{c.value} port {port} has a listening socket" if port in listening else None
-    if host is not None and not _tcp_refused(host, port):
+    if host is not None and not tcp_refused(host, port):
         return f"{c.value} port {port} accepts connections"
     return None
 
@@ -530,7 +404,7 @@ def _probe_target(info: ConnectionInfo, hosts: dict[str, str | None]) -> tuple[b
     if info.transport == "ipc":
         return os.path.isabs(info.ip), None
     if info.ip not in hosts:
-        hosts[info.ip] = _local_address(info.ip)
+        hosts[info.ip] = local_address(info.ip)
     host = hosts[info.ip]
     return host is not None, host
 

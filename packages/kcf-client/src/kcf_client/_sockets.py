@@ -1,18 +1,24 @@
 """Socket mechanics of the client side, each written once: which socket type a channel
-uses, how a client socket is configured and connected, and the liveness probe.
+uses, how a client socket is configured and connected, and the liveness probes (is an
+address on this machine, does a port or ipc socket refuse connections).
 
 Where a channel connects is :meth:`kcf_spec.ConnectionInfo.connect_url` (loopback for a
-wildcard bind, brackets for IPv6, ipc paths). This module is the only I/O the connection
-core relies on; :mod:`._core` itself does none.
+wildcard bind, brackets for IPv6, ipc paths; :func:`kcf_spec.connect_host`). This module is
+the only I/O the connection core and the listing rely on; :mod:`._core` itself does none.
 """
 
 from __future__ import annotations
 
+import _socket
+import errno
+import ipaddress
 import os
+import socket
+import stat
 import time
 from typing import TYPE_CHECKING, Any
 
-from kcf_spec import Channel, ConnectionInfo
+from kcf_spec import Channel, ConnectionInfo, connect_host, is_ipv6_host
 
 from ._errors import map_zmq_error
 
@@ -24,9 +30,12 @@ if TYPE_CHECKING:
 __all__ = [
     "configure_client_socket",
     "file_age",
+    "ipc_refused",
+    "local_address",
     "open_client_socket",
     "ports_closed",
     "socket_type",
+    "tcp_refused",
 ]
 
 
@@ -111,15 +120,89 @@ def open_client_socket(
     return sock
 
 
+def local_address(ip: str) -> str | None:
+    """The address to probe ``ip`` at when it is on this machine, else ``None``.
+
+    A bind-all address is probed at the loopback of its family
+    (:func:`kcf_spec.connect_host`), ``localhost`` at ``127.0.0.1``. Never resolves a host
+    name (no DNS wait): only literals and ``localhost`` count; an address counts when this
+    machine owns it (a probe socket can bind it).
+    """
+    host = connect_host(ip)
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if addr.is_loopback:
+        return str(addr)
+    family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.bind((str(addr), 0))  # succeeds only for an address this machine owns
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return str(addr)
+
+
+def tcp_refused(host: str, port: int) -> bool:
+    """Whether ``host:port`` refuses a TCP connection (``False`` when it accepts, times out
+    after half a second, or cannot be tried). No exception per probe: a dead kernel's
+    five refusals are the common case of a listing."""
+    family = socket.AF_INET6 if is_ipv6_host(host) else socket.AF_INET
+    try:
+        s = _socket.socket(family, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    try:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == errno.ECONNREFUSED
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def ipc_refused(path: str) -> bool:
+    """Whether the ipc socket ``path`` provably serves nobody: no such file, or a socket
+    file that refuses connections (``False`` when it accepts or cannot be tried)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if not stat.S_ISSOCK(st.st_mode):
+        return False
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(0.5)
+    try:
+        s.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return False
+
+
 def ports_closed(info: ConnectionInfo) -> bool:
-    """``True`` when every port of ``info`` provably refuses connections on this machine.
+    """``True`` when every port of ``info`` provably refuses connections on this machine
+    (``False`` when one answers, or when that cannot be known from here: a remote address,
+    an ipc path relative to the kernel's directory).
 
     Blocking (short TCP/ipc connects): the asyncio layer runs it in a worker thread.
     """
-    from ._listing import _ports_closed
-
-    closed, _ = _ports_closed(info)
-    return closed is True
+    if info.transport == "ipc":
+        return os.path.isabs(info.ip) and all(
+            ipc_refused(f"{info.ip}-{info.port(c)}") for c in Channel
+        )
+    host = local_address(info.ip)
+    return host is not None and all(tcp_refused(host, info.port(c)) for c in Channel)
 
 
 def file_age(path: Path | None) -> float | None:

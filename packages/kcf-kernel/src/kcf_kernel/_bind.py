@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 import zmq
-from kcf_spec import Channel, ConnectionInfo
+from kcf_spec import Channel, ConnectionInfo, format_host
 
 from ._errors import BindError, map_zmq_error
 from ._heartbeat import Heartbeat
@@ -25,7 +25,14 @@ from ._write import (
     write_connection_file,
 )
 
-__all__ = ["KernelSockets", "bind_kernel", "SOCKET_TYPES", "wants_ipv6", "NOT_A_PATH"]
+__all__ = [
+    "KernelSockets",
+    "bind_kernel",
+    "SOCKET_TYPES",
+    "NOT_A_PATH",
+    "bound_port",
+    "configure_kernel_socket",
+]
 
 #: tcp addresses that, in an ipc connection, mean "no prefix given".
 NOT_A_PATH = frozenset({"127.0.0.1", "localhost", "*", "0.0.0.0", ""})  # noqa: S104 - names, not binds
@@ -38,11 +45,6 @@ SOCKET_TYPES: dict[Channel, int] = {
     Channel.CONTROL: zmq.ROUTER,
     Channel.HB: zmq.REP,
 }
-
-
-def wants_ipv6(info: ConnectionInfo) -> bool:
-    """``True`` when the sockets of ``info`` need ZeroMQ's ``IPV6`` option (``::1``, ``::``...)."""
-    return info.transport == "tcp" and ":" in info.ip
 
 
 class KernelSockets:
@@ -182,25 +184,43 @@ class KernelSockets:
         return f"<KernelSockets {state} {self.info!r} file={self.connection_file}>"
 
 
-def _tcp_host(ip: str) -> str:
-    return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
+def configure_kernel_socket(
+    sock: zmq.Socket[bytes], info: ConnectionInfo, *, curve: bool = True
+) -> None:
+    """Set the options of a new kernel-side (binding) socket for ``info``, before it binds.
 
+    One second of linger, ZeroMQ's ``IPV6`` option for an IPv6 address
+    (:attr:`~kcf_spec.ConnectionInfo.is_ipv6`) and, when ``curve`` and ``info`` has a CURVE
+    secret key, the CURVE server role. The handshake's registration socket passes
+    ``curve=False`` (its messages are signed, never encrypted).
 
-def _configure(sock: zmq.Socket[bytes], info: ConnectionInfo) -> None:
-    """The kernel side's socket options (linger, IPv6, CURVE server), set before binding."""
+    Raises:
+        zmq.ZMQError: an option was refused (the caller maps it at its seam).
+    """
     sock.linger = 1000
-    if wants_ipv6(info):
+    if info.is_ipv6:
         sock.ipv6 = True
-    if info.curve_secretkey is not None:
+    if curve and info.curve_secretkey is not None:
         sock.curve_secretkey = info.curve_secretkey.encode("ascii")
         if info.curve_publickey is not None:
             sock.curve_publickey = info.curve_publickey.encode("ascii")
         sock.curve_server = True
 
 
+def bound_port(sock: zmq.Socket[bytes]) -> int:
+    """The tcp port ``sock`` is bound to (read back after binding port ``*``).
+
+    Raises:
+        zmq.ZMQError: the endpoint could not be read (the caller maps it at its seam).
+    """
+    last = sock.getsockopt(zmq.LAST_ENDPOINT)
+    assert isinstance(last, bytes)
+    return int(last.decode().rsplit(":", 1)[1])
+
+
 def _bind_one(sock: zmq.Socket[bytes], channel: Channel, info: ConnectionInfo, port: int) -> int:
     if info.transport == "tcp":
-        endpoint = f"tcp://{_tcp_host(info.ip)}:{port if port else '*'}"
+        endpoint = f"tcp://{format_host(info.ip)}:{port if port else '*'}"
     else:
         if not port:
             port = channel.ipc_index
@@ -214,11 +234,9 @@ def _bind_one(sock: zmq.Socket[bytes], channel: Channel, info: ConnectionInfo, p
     if info.transport == "ipc":
         return port
     try:
-        last = sock.getsockopt(zmq.LAST_ENDPOINT)
+        return bound_port(sock)
     except zmq.ZMQError as exc:
         raise map_zmq_error(exc, f"read the {channel.value} socket's endpoint") from exc
-    assert isinstance(last, bytes)
-    return int(last.decode().rsplit(":", 1)[1])
 
 
 def bind_kernel(
@@ -295,7 +313,7 @@ def bind_kernel(
             try:
                 sock: zmq.Socket[bytes] = ctx.socket(SOCKET_TYPES[channel])
                 sockets[channel] = sock
-                _configure(sock, info)
+                configure_kernel_socket(sock, info)
             except zmq.ZMQError as exc:
                 raise map_zmq_error(exc, f"set up the {channel.value} socket") from exc
             ports[channel] = _bind_one(sock, channel, info, info.port(channel))

@@ -36,6 +36,8 @@ from kcf_spec import (
     build_reply,
     build_report,
     check_dialect,
+    connect_host,
+    is_ipv6_host,
     parse_reply,
     parse_report,
     registration_dialect,
@@ -45,7 +47,6 @@ from kcf_spec import (
 
 from ._bind import KernelSockets, bind_kernel
 from ._errors import HandshakeError, HandshakeTimeout, map_zmq_error
-from ._listen import WILDCARD_LOOPBACK as _WILDCARD
 from ._stderr_tail import StderrTail
 from ._write import StrPath, write_private_file
 
@@ -85,7 +86,7 @@ def write_registration_file(
 
 
 def _ipv6(sock: zmq.Socket[bytes], ip: str, transport: str) -> None:
-    if transport == "tcp" and ":" in ip:
+    if transport == "tcp" and is_ipv6_host(ip):
         sock.ipv6 = True
 
 
@@ -135,9 +136,9 @@ def report_ports(
             dialect=dialect,
         ) from None
     target = registration
-    if registration.transport == "tcp" and registration.registration_ip in _WILDCARD:
+    if registration.transport == "tcp":
         # a bind-all address ("*", "0.0.0.0", "::") is reached over loopback
-        target = registration.replace(registration_ip=_WILDCARD[registration.registration_ip])
+        target = registration.replace(registration_ip=connect_host(registration.registration_ip))
     url = target.url
     kind = zmq.REQ if report_socket_type(dialect) == "REQ" else zmq.DEALER
     try:

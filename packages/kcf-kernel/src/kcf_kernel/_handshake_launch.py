@@ -18,8 +18,16 @@ from pathlib import Path
 from typing import Literal
 
 import zmq
-from kcf_spec import DEFAULT_DIALECT, Codec, ConnectionInfo, RegistrationInfo, check_dialect
+from kcf_spec import (
+    DEFAULT_DIALECT,
+    Codec,
+    ConnectionInfo,
+    RegistrationInfo,
+    check_dialect,
+    format_host,
+)
 
+from ._bind import bound_port, configure_kernel_socket
 from ._errors import LaunchError, map_zmq_error
 from ._handshake import REGISTRATION_IPC_SUFFIX, _receive_report, write_registration_file
 from ._ipc import check_ipc_paths
@@ -127,14 +135,8 @@ def _bind_registration(
         return RegistrationInfo(
             plan.kernel_id, REGISTRATION_IPC_SUFFIX, info.ip, "ipc", reg_key, scheme
         )
-    if info.is_ipv6:
-        router.ipv6 = True
-    host = f"[{info.ip}]" if ":" in info.ip else info.ip
-    router.bind(f"tcp://{host}:*")
-    last = router.getsockopt(zmq.LAST_ENDPOINT)
-    assert isinstance(last, bytes)
-    port = int(last.decode().rsplit(":", 1)[1])
-    return RegistrationInfo(plan.kernel_id, port, info.ip, "tcp", reg_key, scheme)
+    router.bind(f"tcp://{format_host(info.ip)}:*")
+    return RegistrationInfo(plan.kernel_id, bound_port(router), info.ip, "tcp", reg_key, scheme)
 
 
 def start_handshake(plan: LaunchPlan) -> KernelProcess:
@@ -158,7 +160,7 @@ def start_handshake(plan: LaunchPlan) -> KernelProcess:
     try:
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         router: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
-        router.linger = 1000
+        configure_kernel_socket(router, info, curve=False)
     except zmq.ZMQError as exc:
         raise map_zmq_error(exc, "create the registration socket") from exc
     popen: subprocess.Popen[bytes] | None = None

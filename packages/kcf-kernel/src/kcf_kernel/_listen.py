@@ -19,25 +19,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from kcf_spec import connect_host, is_ipv6_host
+
 __all__ = [
-    "WILDCARD_LOOPBACK",
-    "connect_host",
+    "address_family",
     "port_is_listening",
     "listening_ports",
     "wait_until_bound",
 ]
 
-#: Where a client reaches a kernel bound on a wildcard address: over loopback.
-WILDCARD_LOOPBACK = {"": "127.0.0.1", "*": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
 
-
-def connect_host(ip: str) -> str:
-    """The address a local client connects to for a kernel bound on ``ip``."""
-    return WILDCARD_LOOPBACK.get(ip, ip)
-
-
-def _family(ip: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+def address_family(host: str) -> socket.AddressFamily:
+    """The socket family of an address literal (IPv6 by :func:`kcf_spec.is_ipv6_host`)."""
+    return socket.AF_INET6 if is_ipv6_host(host) else socket.AF_INET
 
 
 def port_is_listening(ip: str, port: int, timeout: float = 0.2) -> bool:
@@ -49,7 +43,7 @@ def port_is_listening(ip: str, port: int, timeout: float = 0.2) -> bool:
     .. versionadded:: 0.1.0
     """
     host = connect_host(ip)
-    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+    with socket.socket(address_family(host), socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         try:
             s.connect((host, port))

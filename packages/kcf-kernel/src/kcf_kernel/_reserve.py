@@ -38,7 +38,7 @@ from types import TracebackType
 
 from ._candidates import candidate_ports
 from ._errors import PortAllocationError
-from ._listen import port_is_listening, wait_until_bound
+from ._listen import address_family, port_is_listening, wait_until_bound
 from ._paths import ensure_private_dir
 from ._paths import runtime_dir as _runtime_dir
 
@@ -46,10 +46,6 @@ __all__ = ["PortReservation", "reserve_ports", "port_is_listening", "RESERVATION
 
 #: The name of the reservation directory inside the runtime dir.
 RESERVATION_DIR = "kcf-ports"
-
-
-def _family(ip: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in ip else socket.AF_INET
 
 
 def _probe_ip(ip: str) -> str:
@@ -339,7 +335,7 @@ def reserve_ports(
     directory = base / RESERVATION_DIR
     ensure_private_dir(directory)
     _remove_abandoned(directory)
-    family = _family(_probe_ip(ip))
+    family = address_family(_probe_ip(ip))
     locks: list[_Lock] = []
     probes: list[socket.socket] = []
     try:

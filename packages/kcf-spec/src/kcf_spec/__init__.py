@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         registration_document,
         report_socket_type,
     )
+    from ._hosts import connect_host, format_host, is_ipv6_host
     from ._message import PROTOCOL_VERSION, Header, Message
     from ._portability import PortabilityWarning, portability_warnings
     from ._read import MAX_DOCUMENT_SIZE, ownership_problem, read_document
@@ -72,6 +73,10 @@ __all__ = [
     "RegistrationInfo",
     "parse_port_report",
     "port_report",
+    # host addresses
+    "connect_host",
+    "format_host",
+    "is_ipv6_host",
     # reading files
     "read_document",
     "MAX_DOCUMENT_SIZE",
@@ -141,6 +146,9 @@ _LAZY = {
     "RegistrationInfo": "_registration",
     "parse_port_report": "_registration",
     "port_report": "_registration",
+    "connect_host": "_hosts",
+    "format_host": "_hosts",
+    "is_ipv6_host": "_hosts",
     "read_document": "_read",
     "MAX_DOCUMENT_SIZE": "_read",
     "ownership_problem": "_read",

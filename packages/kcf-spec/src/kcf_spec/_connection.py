@@ -17,6 +17,7 @@ from typing import Any, Literal
 from ._channel import Channel
 from ._errors import ConnectionFileError, ConnectionValueError
 from ._frozen import FACTORY, Frozen
+from ._hosts import connect_host, format_host, is_ipv6_host
 from ._read import read_document
 from ._validate import SCHEME_ALIASES, Profile, check_connection
 
@@ -34,8 +35,6 @@ _KNOWN = frozenset(
     | {"ip", "transport", "key", "signature_scheme", "kernel_name"}
     | {"curve_publickey", "curve_secretkey"}
 )
-# Maps bind-all addresses to the loopback a local client connects to (it binds nothing).
-_WILDCARD_CONNECT = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
 
 
 def _reject_constant(name: str) -> Any:
@@ -312,20 +311,19 @@ class ConnectionInfo(Frozen):
     def connect_url(self, channel: Channel) -> str:
         """Like :meth:`url`, with a bind-all address (``0.0.0.0``, ``*``, ``::``) mapped to
         the loopback address of the same family, which is where a local client connects."""
-        ip = self.ip if self.transport == "ipc" else _WILDCARD_CONNECT.get(self.ip, self.ip)
+        ip = self.ip if self.transport == "ipc" else connect_host(self.ip)
         return self._endpoint(ip, channel)
 
     def _endpoint(self, ip: str, channel: Channel) -> str:
         port = self.port(channel)
         if self.transport == "ipc":
             return f"ipc://{ip}-{port}"
-        host = f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
-        return f"tcp://{host}:{port}"
+        return f"tcp://{format_host(ip)}:{port}"
 
     @property
     def is_ipv6(self) -> bool:
         """``True`` for a tcp address that is an IPv6 literal."""
-        return self.transport == "tcp" and ":" in self.ip
+        return self.transport == "tcp" and is_ipv6_host(self.ip)
 
     @property
     def signed(self) -> bool:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kcf_spec import Channel, ConnectionInfo
+from kcf_spec import Channel, ConnectionInfo, format_host
 
 from ._base import StrPath, Tunnel, TunnelOptions, probe_forwards, targets
 from ._errors import (
@@ -176,10 +176,6 @@ def _quote(value: str) -> str:
     return value
 
 
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
 def ssh_options(ssh: str, options: TunnelOptions) -> dict[str, str]:
     """The ``-o`` options every kcf ssh command uses: strict host keys, keepalives, batch
     mode unless a callback answers prompts, the connection timeout, no local commands."""
@@ -236,7 +232,7 @@ def forward_args(ports: dict[Channel, int], remote: dict[Channel, tuple[str, int
     """``-L 127.0.0.1:LOCAL:HOST:PORT`` for each channel."""
     argv = []
     for channel, (host, port) in remote.items():
-        argv += ["-L", f"127.0.0.1:{ports[channel]}:{_bracket(host)}:{port}"]
+        argv += ["-L", f"127.0.0.1:{ports[channel]}:{format_host(host)}:{port}"]
     return argv
 
 

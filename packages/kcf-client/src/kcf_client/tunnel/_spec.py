@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from kcf_spec import ConnectionInfo
+from kcf_spec import ConnectionInfo, connect_host, format_host
 
 from ._errors import SSHConfigError, UnsupportedTransport
 
 __all__ = ["ServerSpec", "parse_server", "forward_host", "check_tunnelable"]
 
-# A kernel bound to every address is reached through the server's loopback.
-_BIND_ALL = {
-    "0.0.0.0": "127.0.0.1",  # noqa: S104 - names the address, binds nothing
-    "*": "127.0.0.1",
-    "": "127.0.0.1",
-    "::": "::1",
-    "[::]": "::1",
-}
 _FORBIDDEN = set(" \t\r\n\"'\\;`$&|<>()")
 
 
@@ -40,7 +32,7 @@ class ServerSpec:
     port: int | None = None
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = format_host(self.host)
         user = f"{self.user}@" if self.user is not None else ""
         port = f":{self.port}" if self.port is not None else ""
         return f"{user}{host}{port}"
@@ -109,15 +101,12 @@ def forward_host(ip: str) -> str:
 
     A bind-all address (``0.0.0.0``, ``*``, ``::``) becomes the server's loopback of the
     same family; anything else is used as written (it must be reachable from the server).
-    Brackets around an IPv6 literal are removed.
+    Brackets around an IPv6 literal are removed. The rule is :func:`kcf_spec.connect_host`'s,
+    applied on the server.
 
     .. versionadded:: 0.1.0
     """
-    if ip in _BIND_ALL:
-        return _BIND_ALL[ip]
-    if ip.startswith("[") and ip.endswith("]"):
-        return ip[1:-1]
-    return ip
+    return connect_host(ip)
 
 
 def check_tunnelable(info: ConnectionInfo, server: str = "") -> None:
