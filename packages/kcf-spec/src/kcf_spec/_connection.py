@@ -18,10 +18,10 @@ from ._channel import Channel
 from ._errors import ConnectionFileError, ConnectionValueError
 from ._frozen import FACTORY, Frozen
 from ._hosts import connect_host, format_host, is_ipv6_host
-from ._read import read_document
+from ._read import parse_json_document, read_document
 from ._validate import SCHEME_ALIASES, Profile, check_connection
 
-__all__ = ["ConnectionInfo", "Transport", "DEFAULT_SIGNATURE_SCHEME"]
+__all__ = ["ConnectionInfo", "Transport", "DEFAULT_SIGNATURE_SCHEME", "check_extras"]
 
 Transport = Literal["tcp", "ipc"]
 
@@ -37,23 +37,6 @@ _KNOWN = frozenset(
 )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
-
-
-def _json_document(text: str | bytes, path: str | os.PathLike[str] | None) -> object:
-    """Decode a whole JSON document; every failure is a :class:`ConnectionFileError`."""
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        detail = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
-    except (ValueError, RecursionError) as exc:  # bad UTF-8, NaN, a 5000-digit number, depth
-        detail = str(exc)
-    raise ConnectionFileError(
-        "a JSON document", path=path, detail=f"it is not valid JSON: {detail}"
-    )
-
-
 def _as_port(value: object) -> object:
     """An integer-like port (numpy's included) as ``int``; anything else as is, for the
     constructor to check (so ``1.5``, ``"7"`` and ``True`` are refused, not truncated)."""
@@ -62,7 +45,12 @@ def _as_port(value: object) -> object:
     return operator.index(value)  # type: ignore[arg-type]
 
 
-def _check_extras(extras: Mapping[str, Any], known: frozenset[str], cls: str) -> None:
+def check_extras(extras: Mapping[str, Any], known: frozenset[str], cls: str) -> None:
+    """Refuse ``extras`` that repeat a field the model ``cls`` names (``known``).
+
+    Raises:
+        ConnectionValueError: a named field is also in ``extras``.
+    """
     clash = known.intersection(extras)
     if clash:
         raise ConnectionValueError(
@@ -194,7 +182,7 @@ class ConnectionInfo(Frozen):
         if not isinstance(self.extras, MappingProxyType):
             object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
         # A named field in extras would be written by to_dict in place of the field.
-        _check_extras(self.extras, _KNOWN, "ConnectionInfo")
+        check_extras(self.extras, _KNOWN, "ConnectionInfo")
         # The same rules as a loaded document, so a hand-built value can always be written.
         if not check_connection(self.to_dict(), "launch"):
             from ._schema import explain
@@ -276,7 +264,7 @@ class ConnectionInfo(Frozen):
         Raises:
             ConnectionFileError: the text is not JSON, not an object, or not valid.
         """
-        data = _json_document(text, path)
+        data = parse_json_document(text, path)
         return cls.from_dict(data, profile=profile, path=path)
 
     @classmethod

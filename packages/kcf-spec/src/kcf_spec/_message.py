@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     import datetime as _dt
     import re
 
-__all__ = ["Header", "Message", "PROTOCOL_VERSION", "utc_now_iso"]
+__all__ = [
+    "Header",
+    "Message",
+    "PROTOCOL_VERSION",
+    "utc_now_iso",
+    "iso_date",
+    "trusted_header",
+    "trusted_message",
+    "EMPTY_MAPPING",
+]
 
 #: The messaging protocol version kcf writes in its headers.
 PROTOCOL_VERSION = "5.4"
@@ -28,7 +37,8 @@ PROTOCOL_VERSION = "5.4"
 #: The six header fields of messaging protocol 5, in the order jupyter_client writes them.
 HEADER_FIELDS = ("msg_id", "msg_type", "username", "session", "date", "version")
 _HEADER_FIELD_SET = frozenset(HEADER_FIELDS)
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: The shared read-only empty mapping (extras, parent header, metadata of a new message).
+EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
 
 
 _second_cache: tuple[int, str] = (-1, "")
@@ -133,7 +143,7 @@ class Header(Frozen):
         if date is FACTORY:
             date = utc_now_iso()
         if extras is FACTORY:
-            extras = _EMPTY
+            extras = EMPTY_MAPPING
         _set = object.__setattr__
         _set(self, "msg_id", msg_id)
         _set(self, "msg_type", msg_type)
@@ -204,7 +214,7 @@ class Header(Frozen):
             if type(value) is not str:
                 dt = sys.modules.get("datetime")  # a datetime exists only once it is imported
                 if name == "date" and dt is not None and isinstance(value, dt.datetime):
-                    value = _iso(value)
+                    value = iso_date(value)
                 else:
                     raise MalformedMessage(
                         f"header field {name!r} must be a string, got {type(value).__name__}",
@@ -214,11 +224,11 @@ class Header(Frozen):
             values.append(value)
         msg_id, msg_type, username, session, date, version = values
         if len(data) == len(HEADER_FIELDS):
-            extras = _EMPTY
+            extras = EMPTY_MAPPING
         else:
             extras = MappingProxyType({k: v for k, v in data.items() if k not in _HEADER_FIELD_SET})
         if cls is Header:
-            return _make_header(msg_id, msg_type, session, username, date, version, extras)
+            return trusted_header(msg_id, msg_type, session, username, date, version, extras)
         return cls(msg_id, msg_type, session, username, date, version, extras)
 
 
@@ -226,7 +236,7 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _make_header(
+def trusted_header(
     msg_id: str,
     msg_type: str,
     session: str,
@@ -235,7 +245,8 @@ def _make_header(
     version: str,
     extras: Mapping[str, Any],
 ) -> Header:
-    # Trusted construction (every value already checked): skips __init__'s checks.
+    """A :class:`Header` from values already checked (the codec's fast path): skips
+    ``__init__``'s checks, so never call it with unchecked input."""
     h = _new(Header)
     _set(h, "msg_id", msg_id)
     _set(h, "msg_type", msg_type)
@@ -247,7 +258,7 @@ def _make_header(
     return h
 
 
-def _make_message(
+def trusted_message(
     header: Header,
     parent_header: Mapping[str, Any],
     metadata: Mapping[str, Any],
@@ -255,7 +266,8 @@ def _make_message(
     buffers: tuple[bytes, ...],
     identities: tuple[bytes, ...],
 ) -> Message:
-    # Trusted construction: header is a Header, buffers and identities tuples of bytes.
+    """A :class:`Message` from values already checked (the codec's fast path): ``header``
+    a :class:`Header`, ``buffers`` and ``identities`` tuples of bytes; skips ``__init__``."""
     m = _new(Message)
     _set(m, "header", header)
     _set(m, "parent_header", parent_header)
@@ -266,7 +278,12 @@ def _make_message(
     return m
 
 
-def _iso(value: _dt.datetime) -> str:
+def iso_date(value: _dt.datetime) -> str:
+    """``value`` as the ISO 8601 text of a header ``date`` (``Z`` for UTC).
+
+    Raises:
+        TypeError: ``value`` is naive (no timezone to write).
+    """
     if value.utcoffset() is None:
         raise TypeError(f"naive datetime {value!r} has no timezone; refusing to guess one")
     text = value.isoformat()

@@ -8,12 +8,14 @@ that names it, instead of hanging the reader or filling its memory.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+from typing import Any
 
 from ._errors import ConnectionFileError, ConnectionFileNotFound
 
-__all__ = ["MAX_DOCUMENT_SIZE", "read_document", "ownership_problem"]
+__all__ = ["MAX_DOCUMENT_SIZE", "read_document", "ownership_problem", "parse_json_document"]
 
 #: The largest connection or registration file :func:`read_document` reads (1 MiB). A real
 #: one is a few hundred bytes; the cap only stops a reader from filling its memory.
@@ -154,4 +156,21 @@ def _too_large(path: str | os.PathLike[str], size: int | None, limit: int) -> Co
         f"a connection file of at most {limit} bytes (a real one is a few hundred)",
         path=path,
         detail=f"it is too large: {got}",
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def parse_json_document(text: str | bytes, path: str | os.PathLike[str] | None) -> object:
+    """Decode a whole JSON document; every failure is a :class:`ConnectionFileError`."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        detail = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, NaN, a 5000-digit number, depth
+        detail = str(exc)
+    raise ConnectionFileError(
+        "a JSON document", path=path, detail=f"it is not valid JSON: {detail}"
     )

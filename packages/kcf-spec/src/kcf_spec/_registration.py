@@ -24,12 +24,12 @@ from ._connection import (
     DEFAULT_SIGNATURE_SCHEME,
     ConnectionInfo,
     Transport,
-    _check_extras,
-    _json_document,
+    check_extras,
 )
 from ._errors import ConnectionFileError
 from ._frozen import FACTORY, Frozen
-from ._read import read_document
+from ._hosts import format_host
+from ._read import parse_json_document, read_document
 from ._validate import SCHEME_ALIASES, check_port_report, check_registration
 
 __all__ = ["RegistrationInfo", "parse_port_report", "port_report"]
@@ -124,7 +124,7 @@ class RegistrationInfo(Frozen):
             object.__setattr__(self, "signature_scheme", SCHEME_ALIASES[scheme])
         if not isinstance(self.extras, MappingProxyType):
             object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
-        _check_extras(self.extras, _KNOWN, "RegistrationInfo")
+        check_extras(self.extras, _KNOWN, "RegistrationInfo")
         doc = self.to_dict()
         if not check_registration(doc):
             raise _explain(doc, "registration", None)
@@ -168,7 +168,7 @@ class RegistrationInfo(Frozen):
         Raises:
             ConnectionFileError: the text is not JSON, not an object, or not valid.
         """
-        return cls.from_dict(_json_document(text, path), path=path)
+        return cls.from_dict(parse_json_document(text, path), path=path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RegistrationInfo:
@@ -211,9 +211,7 @@ class RegistrationInfo(Frozen):
         """The ZeroMQ endpoint of the registration socket (IPv6 in brackets)."""
         if self.transport == "ipc":
             return f"ipc://{self.registration_ip}-{self.registration_port}"
-        ip = self.registration_ip
-        host = f"[{ip}]" if ":" in ip else ip
-        return f"tcp://{host}:{self.registration_port}"
+        return f"tcp://{format_host(self.registration_ip)}:{self.registration_port}"
 
     def connection_info(
         self, ports: Mapping[Channel, int], *, ip: str | None = None, **fields: Any

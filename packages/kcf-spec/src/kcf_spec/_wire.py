@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import LocalProtocolError, MalformedMessage, ReplayError, SignatureError
 from ._message import (
-    _EMPTY,
+    EMPTY_MAPPING,
     PROTOCOL_VERSION,
     Header,
     Message,
-    _iso,
-    _make_header,
-    _make_message,
+    iso_date,
+    trusted_header,
+    trusted_message,
     utc_now_iso,
 )
 from ._replay import ReplayGuard
@@ -62,7 +62,7 @@ def _default(obj: Any) -> Any:
     dt = sys.modules.get("datetime")
     if dt is not None:
         if isinstance(obj, dt.datetime):
-            return _iso(obj)
+            return iso_date(obj)
         if isinstance(obj, dt.date):
             return obj.isoformat()
     if isinstance(obj, Mapping):
@@ -225,7 +225,7 @@ def _parse(frames: Sequence[Any], signer: Signer, guard: ReplayGuard | None) -> 
             )
     header_d = _loads(body[0], "header")
     header = Header.from_dict(header_d)
-    return _make_message(
+    return trusted_message(
         header,
         _loads(body[1], "parent_header"),
         _loads(body[2], "metadata"),
@@ -350,17 +350,17 @@ class Codec:
         for name, value in (("content", content), ("metadata", metadata)):
             if value is not None and type(value) is not dict and not isinstance(value, Mapping):
                 raise TypeError(f"{name} must be a mapping, not {type(value).__name__}")
-        header = _make_header(
+        header = trusted_header(
             f"{self._session}_{os.getpid()}_{next(self._counter)}",
             msg_type,
             self._session,
             self._username,
             utc_now_iso(),
             PROTOCOL_VERSION,
-            _EMPTY,
+            EMPTY_MAPPING,
         )
         if not buffers and not identities:
-            return _make_message(
+            return trusted_message(
                 header,
                 _parent_header(parent),
                 {} if metadata is None else metadata,
