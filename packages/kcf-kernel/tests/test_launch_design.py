@@ -422,8 +422,8 @@ def test_sigkill_launcher_leaves_no_orphan(
         assert _dies(started["pid"]), f"{kind} kernel outlived its launcher"
         from kcf_client import prune
 
-        prune(short_runtime, grace=0)
-        assert not Path(started["file"]).exists()
+        result = prune(short_runtime, grace=0)
+        assert not Path(started["file"]).exists(), [(e.state, e.reason) for e in result.kept]
         left = [p.name for p in short_runtime.iterdir() if p.name != "kcf-ports"]
         assert [n for n in left if n.startswith("kernel-")] == []
         ports_dir = short_runtime / "kcf-ports"
