@@ -19,7 +19,12 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from ._bind import SOCKET_TYPES, KernelSockets, bind_kernel
-    from ._candidates import DEFAULT_PORT_RANGE, PORT_RANGE_ENV, ephemeral_port_range
+    from ._candidates import (
+        DEFAULT_PORT_RANGE,
+        PORT_RANGE_ENV,
+        ephemeral_port_range,
+        parse_port_range,
+    )
     from ._errors import (
         BindError,
         HandshakeError,
@@ -117,6 +122,7 @@ __all__ = [
     "ephemeral_port_range",
     "DEFAULT_PORT_RANGE",
     "PORT_RANGE_ENV",
+    "parse_port_range",
     # launching
     "launch_kernel",
     "KernelProcess",
@@ -194,6 +200,7 @@ _LAZY = {
     "ephemeral_port_range": "_candidates",
     "DEFAULT_PORT_RANGE": "_candidates",
     "PORT_RANGE_ENV": "_candidates",
+    "parse_port_range": "_candidates",
     "launch_kernel": "_launch",
     "KernelProcess": "_launch",
     "PortStrategy": "_launch",

@@ -31,6 +31,7 @@ __all__ = [
     "ephemeral_port_range",
     "reserved_ports",
     "port_range",
+    "parse_port_range",
     "candidate_ports",
 ]
 
@@ -122,7 +123,21 @@ def reserved_ports() -> frozenset[int]:
         return frozenset()
 
 
-def _parse_range(text: str, source: str) -> tuple[int, int]:
+def parse_port_range(text: str, source: str = "port range") -> tuple[int, int]:
+    """Parse ``LOW-HIGH`` (or ``LOW:HIGH``, both inclusive), the form of ``$KCF_PORT_RANGE``.
+
+    Args:
+        text: the range as written.
+        source: where it came from (``KCF_PORT_RANGE``, ``--port-range``), named in the error.
+
+    Returns:
+        ``(low, high)``.
+
+    Raises:
+        ValueError: not two port numbers, or not ``1 <= LOW <= HIGH <= 65535``.
+
+    .. versionadded:: 0.2.0
+    """
     match = re.fullmatch(r"\s*(\d+)\s*[-:]\s*(\d+)\s*", text)
     if match is None:
         raise ValueError(f"{source}: expected 'LOW-HIGH' (two port numbers), got {text!r}")
@@ -149,7 +164,7 @@ def port_range(value: tuple[int, int] | None = None) -> tuple[int, int]:
         return _check_range(value, "port_range")
     env = os.environ.get(PORT_RANGE_ENV)
     if env:
-        return _parse_range(env, PORT_RANGE_ENV)
+        return parse_port_range(env, PORT_RANGE_ENV)
     return DEFAULT_PORT_RANGE
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "report_ports",
     "write_registration_file",
     "REGISTRATION_IPC_SUFFIX",
+    "receive_report",
 ]
 
 #: The ipc suffix of the registration socket (``<prefix>-99``); channels use 1..5.
@@ -272,7 +273,7 @@ def _reject(
         router.send_multipart(reply)
 
 
-def _receive_report(
+def receive_report(
     router: zmq.Socket[bytes],
     codec: Codec,
     reg: RegistrationInfo,

@@ -29,7 +29,7 @@ from kcf_spec import (
 
 from ._bind import bound_port, configure_kernel_socket
 from ._errors import LaunchError, map_zmq_error
-from ._handshake import REGISTRATION_IPC_SUFFIX, _receive_report, write_registration_file
+from ._handshake import REGISTRATION_IPC_SUFFIX, receive_report, write_registration_file
 from ._ipc import check_ipc_paths
 from ._plan import LaunchPlan, handshake_dialect_for, interrupt_mode_for, make_plan
 from ._process import KernelProcess, Stream, stop_process
@@ -177,7 +177,7 @@ def start_handshake(plan: LaunchPlan) -> KernelProcess:
         spawner = dataclasses.replace(plan, stderr=subprocess.PIPE) if tail_pipe else plan
         popen = spawner.spawn(argv)
         tail = StderrTail(popen.stderr) if tail_pipe and popen.stderr is not None else None
-        ports = _receive_report(
+        ports = receive_report(
             router, codec, reg, reg_path, popen, argv, plan.timeout, dialect, tail
         )
         fields: dict[str, str] = {}

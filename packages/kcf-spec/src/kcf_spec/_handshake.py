@@ -37,7 +37,7 @@ from typing import Any, Literal, NamedTuple
 from ._channel import Channel
 from ._errors import ConnectionFileError, MalformedMessage, RemoteProtocolError, SignatureError
 from ._registration import RegistrationInfo, parse_port_report
-from ._signing import Signer, _digest_name
+from ._signing import Signer, digest_name
 from ._wire import DELIMITER, Codec
 
 __all__ = [
@@ -210,7 +210,7 @@ def _sign_bare(key: bytes, scheme: str, content: bytes, *, always: bool) -> byte
     """The hex HMAC of one content frame. ``always``: xeus signs even with an empty key
     (OpenSSL's HMAC of an empty key), where Jupyter's convention is an empty signature."""
     if key or always:
-        return hmac.new(key, content, _digest_name(scheme)).hexdigest().encode("ascii")
+        return hmac.new(key, content, digest_name(scheme)).hexdigest().encode("ascii")
     return b""
 
 

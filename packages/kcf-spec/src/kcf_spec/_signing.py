@@ -13,12 +13,17 @@ if TYPE_CHECKING:
 # hashlib and hmac load OpenSSL (a few ms): they are imported by the first Signer made,
 # not by ``import kcf_spec``.
 
-__all__ = ["Signer", "supported_schemes"]
+__all__ = ["Signer", "supported_schemes", "digest_name"]
 
 _PREFIX = "hmac-"
 
 
-def _digest_name(scheme: object) -> str:
+def digest_name(scheme: object) -> str:
+    """The :mod:`hashlib` name of a ``hmac-<hashlib name>`` scheme.
+
+    Raises:
+        UnsupportedScheme: ``scheme`` is not of that form, or hashlib has no such digest.
+    """
     if not (isinstance(scheme, str) and scheme.startswith(_PREFIX)):
         raise UnsupportedScheme(
             f"signature scheme {scheme!r} is not of the form 'hmac-<hashlib name>'",
@@ -53,7 +58,7 @@ def supported_schemes() -> frozenset[str]:
     out = set()
     for name in hashlib.algorithms_available:
         try:
-            _digest_name(_PREFIX + name)
+            digest_name(_PREFIX + name)
         except UnsupportedScheme:
             continue
         out.add(_PREFIX + name)
@@ -82,7 +87,7 @@ class Signer:
     def __init__(self, key: bytes = b"", signature_scheme: str = "hmac-sha256") -> None:
         if not isinstance(key, bytes):
             raise TypeError(f"key must be bytes, not {type(key).__name__}")
-        name = _digest_name(signature_scheme)
+        name = digest_name(signature_scheme)
         import hmac
 
         self.scheme = signature_scheme

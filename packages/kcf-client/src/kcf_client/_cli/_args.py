@@ -140,10 +140,10 @@ def add_dir_options(p: argparse.ArgumentParser) -> None:
 def port_range(text: str) -> tuple[int, int]:
     """``LOW-HIGH``: the ports the ``reserve`` strategy chooses from (both inclusive)."""
     # kcf_kernel's own parser of $KCF_PORT_RANGE: one rule for both ways of giving a range.
-    from kcf_kernel._candidates import _parse_range
+    from kcf_kernel import parse_port_range
 
     try:
-        return _parse_range(text, "--port-range")
+        return parse_port_range(text, "--port-range")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--port-range: ")) from None
 
