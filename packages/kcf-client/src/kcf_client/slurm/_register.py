@@ -1,0 +1,113 @@
+"""The launcher's registration socket: where the job on the compute node calls back.
+
+The launcher binds a TCP socket (port chosen by the system, so no race) on an address the
+nodes can reach and puts that address and a one-time token (from :mod:`secrets`) in the job's
+script. The node connects and sends ``kcf-slurm/1 TOKEN\\n`` first; a connection that does not
+present the token within a few seconds is closed and the launcher keeps waiting, so another
+user who finds the port can neither take the job's place nor learn anything.
+
+After the token, the connection is the nanny's link (:mod:`kcf_kernel.nanny`). It crosses the
+cluster network unencrypted, like the kernel's own ZMQ traffic: its messages are signed, but
+an eavesdropper on that network sees them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import secrets
+import select
+import socket
+import time
+
+__all__ = ["Registration", "HELLO"]
+
+#: What the node sends first, then the token and a newline.
+HELLO = b"kcf-slurm/1 "
+_PEER_TIMEOUT = 10.0
+
+
+class Registration:
+    """A listening socket and the token the job must present.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, address: str) -> None:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._sock.bind((address, 0))
+            self._sock.listen(8)
+        except OSError:
+            self._sock.close()
+            raise
+        self.address = address
+        self.port: int = self._sock.getsockname()[1]
+        self.token = secrets.token_urlsafe(32)
+
+    @property
+    def hello(self) -> bytes:
+        """The exact bytes the job must send first."""
+        return HELLO + self.token.encode("ascii") + b"\n"
+
+    def accept(self, timeout: float) -> socket.socket | None:
+        """The job's connection if it arrives and proves the token within ``timeout``.
+
+        Connections without the token are closed. Returns ``None`` when the time is up.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self._sock], [], [], left)
+            if not ready:
+                return None
+            conn, _peer = self._sock.accept()
+            if self._check(conn):
+                conn.settimeout(None)
+                return conn
+            conn.close()
+
+    def _check(self, conn: socket.socket) -> bool:
+        want = self.hello
+        conn.settimeout(_PEER_TIMEOUT)
+        got = b""
+        with contextlib.suppress(OSError):
+            while len(got) < len(want):
+                chunk = conn.recv(len(want) - len(got))
+                if not chunk:
+                    break
+                got += chunk
+        return len(got) == len(want) and hmac.compare_digest(got, want)
+
+    def close(self) -> None:
+        """Stop listening (idempotent)."""
+        self._sock.close()
+
+    def __enter__(self) -> Registration:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def batch_script(python: str, registration: Registration) -> str:
+    """The job's script: a Python script (``#!python``) that calls the launcher back, proves
+    the token, and becomes ``python -m kcf_kernel.nanny`` with the connection as its
+    stdin/stdout. Values are written as Python literals (``repr``), never through a shell.
+    """
+    host, port, hello = registration.address, registration.port, registration.hello
+    return (
+        f"#!{python}\n"
+        "# kcf: the job of one kcf kernel. Call the launcher back, then become its nanny.\n"
+        "import os, socket, sys\n"
+        f"s = socket.create_connection(({host!r}, {port!r}), timeout=60)\n"
+        "s.settimeout(None)\n"
+        f"s.sendall({hello!r})\n"
+        "os.dup2(s.fileno(), 0)\n"
+        "os.dup2(s.fileno(), 1)\n"
+        "s.close()\n"
+        'os.execv(sys.executable, [sys.executable, "-m", "kcf_kernel.nanny"])\n'
+    )
