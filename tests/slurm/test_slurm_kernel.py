@@ -91,7 +91,7 @@ class TestSlurmKernel:
         """A kernel that fails on the node: the error has Slurm's state and its stderr."""
         code = "import sys; print('kernel cannot start: no GPU', file=sys.stderr); sys.exit(7)"
         with pytest.raises(SlurmJobFailed) as info:
-            _start(runtime, argv=[sys.executable, "-c", code, "{connection_file}"])
+            _start(runtime, argv=[sys.executable, "-c", code, "{connection_file}"], strategy="kernel")
         err = info.value
         assert err.state == "FAILED"
         assert err.exit_code.startswith("2:")  # the nanny's status for a kernel that failed
