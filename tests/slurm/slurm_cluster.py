@@ -59,8 +59,9 @@ def _free_port() -> int:
 def _which(name: str) -> str:
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if found is None:
-        raise SlurmUnavailable(f"{name} is not installed (apt-get install slurmctld slurmd "
-                               "slurm-client munge)")
+        raise SlurmUnavailable(
+            f"{name} is not installed (apt-get install slurmctld slurmd slurm-client munge)"
+        )
     return found
 
 
@@ -191,7 +192,7 @@ def _start_munged(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
     mdir = root / "munge"
     mdir.mkdir(mode=0o711)
     os.chown(mdir, munge.pw_uid, munge.pw_gid)
-    os.chmod(mdir, 0o711)  # munged wants its socket's directory searchable by all
+    os.chmod(mdir, 0o711)  # noqa: S103 - munged wants its socket directory searchable by all
     key = mdir / "munge.key"
     fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
     with os.fdopen(fd, "wb") as f:
@@ -231,7 +232,7 @@ def start_cluster(timeout: float = 90) -> SlurmCluster:
     for name in (*DAEMONS, *CLIENTS):
         _which(name)
     root = Path(tempfile.mkdtemp(prefix="kcf-slurm-"))
-    os.chmod(root, 0o711)  # munged (user munge) must reach its directory inside
+    os.chmod(root, 0o711)  # noqa: S103 - munged (user munge) must reach its directory
     for sub in ("state", "spool"):
         (root / sub).mkdir(mode=0o700)
     node = socket.gethostname().split(".")[0]
@@ -292,4 +293,3 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")[-2000:]
     except OSError:
         return "(no log)"
-

@@ -9,9 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from slurm import slurm_cluster
-
 import kcf_client
+from slurm import slurm_cluster
 
 
 class TestSlurmCli:
@@ -21,14 +20,21 @@ class TestSlurmCli:
         """The command prints the file and job id; the kernel executes and is interrupted;
         Ctrl-C shuts it down, and the queue and runtime dir are empty afterwards."""
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kcf_client.slurm", "--json", "--grace=5",
-             "--slurm-arg=--job-name=kcf-cli-test"],
+            [
+                sys.executable,
+                "-m",
+                "kcf_client.slurm",
+                "--json",
+                "--grace=5",
+                "--slurm-arg=--job-name=kcf-cli-test",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         try:
-            assert proc.stdout is not None and proc.stderr is not None
+            assert proc.stdout is not None
+            assert proc.stderr is not None
             line = proc.stdout.readline()
             assert line, proc.stderr.read()
             started = json.loads(line)
@@ -46,7 +52,8 @@ class TestSlurmCli:
                 slurm_cluster.wait_for(marker.exists, 60, "the sleep to start")
                 conn.interrupt(timeout=30)
                 runner.join(60)
-                assert done and done[0].error is not None
+                assert done
+                assert done[0].error is not None
                 assert done[0].error.ename == "KeyboardInterrupt"
             proc.send_signal(signal.SIGINT)
             assert proc.wait(60) == 0

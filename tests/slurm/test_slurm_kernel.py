@@ -12,10 +12,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-from slurm import slurm_cluster
-
 import kcf_client
+import pytest
 from kcf_client.slurm import (
     JobStatus,
     SlurmJobFailed,
@@ -24,6 +22,7 @@ from kcf_client.slurm import (
     SlurmStartTimeout,
     start_slurm_kernel,
 )
+from slurm import slurm_cluster
 
 
 def _start(runtime: Path, **kw: object) -> SlurmKernel:
@@ -57,7 +56,8 @@ class TestSlurmKernel:
                 slurm_cluster.wait_for(marker.exists, 60, "the sleep to start")
                 kernel.interrupt()
                 runner.join(60)
-                assert done and done[0].error is not None
+                assert done
+                assert done[0].error is not None
                 assert done[0].error.ename == "KeyboardInterrupt"
         finally:
             kernel.close()
@@ -91,7 +91,9 @@ class TestSlurmKernel:
         """A kernel that fails on the node: the error has Slurm's state and its stderr."""
         code = "import sys; print('kernel cannot start: no GPU', file=sys.stderr); sys.exit(7)"
         with pytest.raises(SlurmJobFailed) as info:
-            _start(runtime, argv=[sys.executable, "-c", code, "{connection_file}"], strategy="kernel")
+            _start(
+                runtime, argv=[sys.executable, "-c", code, "{connection_file}"], strategy="kernel"
+            )
         err = info.value
         assert err.state == "FAILED"
         assert err.exit_code.startswith("2:")  # the nanny's status for a kernel that failed
@@ -171,3 +173,16 @@ class TestSlurmKernel:
             for k in kernels:
                 k.close()
 
+    def test_slurm_kernel_srun_step(self, slurm: slurm_cluster.SlurmCluster, runtime: Path) -> None:
+        """With use_srun the nanny runs as an srun step; the job id is learnt from the node,
+        the kernel answers, and close ends srun and the job."""
+        kernel = _start(runtime, use_srun=True)
+        try:
+            job = kernel.job_id.split(".")[0]
+            assert job in slurm.job_ids()
+            assert json.loads(kernel.connection_file.read_text())["slurm_job_id"] == kernel.job_id
+            with kcf_client.connect(kernel.connection_file) as conn:
+                assert conn.wait_until_ready(timeout=60)
+        finally:
+            kernel.close()
+        slurm_cluster.wait_for(lambda: job not in slurm.job_ids(), 30, "srun's job gone")

@@ -11,7 +11,6 @@ import threading
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from kcf_client.slurm import (
     SlurmCommandError,
     SlurmJobFailed,
@@ -79,17 +78,19 @@ class TestRegistration:
         with Registration("127.0.0.1") as reg:
             intruder = socket.create_connection(("127.0.0.1", reg.port))
             intruder.sendall(b"kcf-slurm/1 " + b"x" * len(reg.token) + b"\n")
-            got: list[socket.socket | None] = []
+            got: list[tuple[socket.socket, str] | None] = []
             t = threading.Thread(target=lambda: got.append(reg.accept(30)))
             t.start()
             assert intruder.recv(1) == b""  # closed by the launcher
             job = socket.create_connection(("127.0.0.1", reg.port))
-            job.sendall(reg.hello)
+            job.sendall(reg.hello[:-1] + b" 42.0\nlink bytes")
             t.join(30)
-            assert got and got[0] is not None
-            got[0].sendall(b"ok")
-            assert job.recv(2) == b"ok"
-            for s in (intruder, job, got[0]):
+            assert got
+            assert got[0] is not None
+            conn, job_id = got[0]
+            assert job_id == "42.0"
+            assert conn.recv(10) == b"link bytes"  # nothing after the line was consumed
+            for s in (intruder, job, conn):
                 s.close()
 
     def test_registration_accept_returns_none_at_timeout(self) -> None:
@@ -104,9 +105,9 @@ class TestRegistration:
             assert script.startswith(f"#!{sys.executable}\n")
             compile(script, "job", "exec")
             child = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
-            conn = reg.accept(60)
-            assert conn is not None
-            conn.close()  # no hello: the nanny exits (2), having read nothing it trusts
+            called = reg.accept(60)
+            assert called is not None
+            called[0].close()  # no hello: the nanny exits (2), having read nothing it trusts
             assert child.wait(60) == 2
             assert child.stderr is not None
             assert b"kcf nanny" in child.stderr.read()
@@ -139,13 +140,17 @@ class TestCommands:
 
     def test_run_command_returns_by_its_timeout(self) -> None:
         """A command that hangs is abandoned at the timeout."""
-        with pytest.raises(SlurmCommandError, match="within 0.5 s"):
+        with pytest.raises(SlurmCommandError, match=r"within 0\.5 s"):
             run_command([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
 
     def test_job_failed_message_has_state_reason_and_tail(self) -> None:
         """The failure text carries the state, reason, exit code and output lines."""
         err = SlurmJobFailed(
-            "boom", job_id="9", state="FAILED", reason="NonZeroExitCode", exit_code="2:0",
+            "boom",
+            job_id="9",
+            state="FAILED",
+            reason="NonZeroExitCode",
+            exit_code="2:0",
             stderr_tail=["Traceback", "ImportError: kcf_kernel"],
         )
         text = str(err)

@@ -29,7 +29,7 @@ def controller_address(*, timeout: float = 30.0) -> str:
     name, _, addr = match.group(1).partition("(")
     host = addr.rstrip(")") or name
     try:
-        return socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)[0][4][0]
+        return str(socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)[0][4][0])
     except socket.gaierror as exc:
         raise SlurmError(f"the Slurm controller {host!r} does not resolve: {exc}") from exc
 

@@ -38,12 +38,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--srun", action="store_true", help="run with srun in the current allocation")
     p.add_argument("--python", default=sys.executable, help="the Python on the nodes")
-    p.add_argument("--registration-ip", default=None, metavar="ADDR", help="address the node "
-                   "calls back (default: the one routing to the Slurm controller)")
-    p.add_argument("--start-timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="seconds from submission to a ready kernel (default 300); then scancel")
-    p.add_argument("--grace", type=float, default=60.0, metavar="SECONDS",
-                   help="seconds the kernel outlives a lost launcher (default 60)")
+    p.add_argument(
+        "--registration-ip",
+        default=None,
+        metavar="ADDR",
+        help="address the node calls back (default: the one routing to the Slurm controller)",
+    )
+    p.add_argument(
+        "--start-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="seconds from submission to a ready kernel (default 300); then scancel",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds the kernel outlives a lost launcher (default 60)",
+    )
     p.add_argument("--connection-file", default=None, metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("kernelspec", nargs="?", default=None, help="a kernelspec on the nodes")
@@ -101,8 +115,10 @@ def run(args: argparse.Namespace) -> int:
                 pass
         except KeyboardInterrupt:
             return 0
-    print(f"kcf: the kernel in Slurm job {kernel.job_id} ended (status {kernel.exit_status})",
-          file=sys.stderr)
+    print(
+        f"kcf: the kernel in Slurm job {kernel.job_id} ended (status {kernel.exit_status})",
+        file=sys.stderr,
+    )
     return 1
 
 

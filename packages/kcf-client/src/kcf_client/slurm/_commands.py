@@ -37,7 +37,8 @@ class JobStatus:
 
     Attributes:
         job_id: the job id.
-        state: ``PENDING``, ``RUNNING``, ``FAILED``... (``"GONE"``: the controller forgot it).
+        state: ``PENDING``, ``RUNNING``, ``FAILED``... (``"GONE"``: the controller forgot it;
+            ``"STARTING"``: under ``srun``, which says no more until the node calls back).
         reason: Slurm's reason (``Priority``, ``JobHeldUser``, ``NonZeroExitCode``...;
             ``""`` for ``None``).
         exit_code: ``"status:signal"`` (``""`` while it runs).

@@ -9,7 +9,8 @@ from kcf_spec import KcfError
 __all__ = [
     "SlurmError",
     "SlurmOptionError",
-    "SlurmCommandError",     "SlurmJobFailed",
+    "SlurmCommandError",
+    "SlurmJobFailed",
     "SlurmStartTimeout",
 ]
 

@@ -134,8 +134,11 @@ class SlurmKernel:
                 raise SlurmStartTimeout(
                     timeout=timeout, job_id=self.job_id, state=status.state, reason=status.reason
                 )
-            conn = registration.accept(min(poll, left))
-            if conn is not None:
+            called = registration.accept(min(poll, left))
+            if called is not None:
+                conn, job_id = called
+                if self._srun is not None and job_id:
+                    self.job_id = job_id  # srun's job (and step), known only now
                 self.node = status.node
                 return conn
 
@@ -143,7 +146,7 @@ class SlurmKernel:
         if self._srun is not None:
             code = self._srun.poll()
             if code is None:
-                return JobStatus(self.job_id, "RUNNING")
+                return JobStatus(self.job_id, "STARTING")
             return JobStatus(self.job_id, "FAILED", "srun exited", f"{code}:0")
         return job_status(self.job_id)
 
@@ -160,25 +163,34 @@ class SlurmKernel:
         conn.settimeout(None)
         content = reply.content
         if reply.header.msg_type != "nanny_launch_reply":
-            raise RemoteProtocolError(f"nanny: expected nanny_launch_reply, got {reply.header.msg_type}")
+            raise RemoteProtocolError(
+                f"nanny: expected nanny_launch_reply, got {reply.header.msg_type}"
+            )
         if content.get("status") != "ok":
             tail = [str(x) for x in content.get("stderr_tail") or []]
             raise self._failure(str(content.get("message", "the kernel did not start")), tail)
         try:
             remote = ConnectionInfo.from_dict(content["connection"], profile="connect")
         except (KeyError, TypeError) as exc:
-            raise RemoteProtocolError("nanny: nanny_launch_reply without /content/connection") from exc
+            raise RemoteProtocolError(
+                "nanny: nanny_launch_reply without /content/connection"
+            ) from exc
         self.pid = int(content.get("pid", 0))
         host = str(content.get("hostname", ""))
         self.node = self.node or host
-        if remote.ip.startswith("127.") and host.split(".")[0] != socket.gethostname().split(".")[0]:
+        if (
+            remote.ip.startswith("127.")
+            and host.split(".")[0] != socket.gethostname().split(".")[0]
+        ):
             raise self._failure(
                 f"the kernel listens on {remote.ip} on node {host}, which this host cannot "
                 "reach; the nanny must bind the node's address (kcf-kernel too old?)"
             )
         extras = {**remote.extras, "slurm_job_id": self.job_id, "slurm_node": self.node}
         self.info = remote.replace(extras=extras)
-        threading.Thread(target=self._read, args=(link,), daemon=True, name="kcf-slurm-read").start()
+        threading.Thread(
+            target=self._read, args=(link,), daemon=True, name="kcf-slurm-read"
+        ).start()
 
     def _failure(self, message: str, tail: Sequence[str] = ()) -> SlurmJobFailed:
         """The error for a kernel that failed on the node, with Slurm's view of the job once
@@ -319,7 +331,9 @@ class SlurmKernel:
 
     def __repr__(self) -> str:
         state = "alive" if self.is_alive() else "gone"
-        return f"<SlurmKernel job {self.job_id} on {self.node or '?'} {state} {self.connection_file}>"
+        return (
+            f"<SlurmKernel job {self.job_id} on {self.node or '?'} {state} {self.connection_file}>"
+        )
 
 
 def start_slurm_kernel(
@@ -353,8 +367,9 @@ def start_slurm_kernel(
         env: variables added to the kernel's environment.
         cwd: the kernel's working directory on the node.
         python: the Python on the nodes that has kcf-kernel (and the kernel).
-        use_srun: run the job as ``srun`` in the current allocation (inside ``salloc`` or a
-            batch job) instead of submitting it with ``sbatch``.
+        use_srun: run the nanny with ``srun`` (a step of the current allocation inside
+            ``salloc`` or a batch job; elsewhere srun makes its own) instead of submitting a
+            batch job with ``sbatch``. The launcher must then live as long as the kernel.
         registration_ip: the address the node calls back (default: this host's address on
             the interface that routes to the Slurm controller).
         timeout: seconds from submission until the kernel is ready (queue time included);
@@ -404,10 +419,10 @@ def start_slurm_kernel(
     try:
         with Registration(address) as registration:
             script = batch_script(python, registration)
-            output = [f"--output={kernel.log_file}", f"--open-mode=append"]
+            output = [f"--output={kernel.log_file}", "--open-mode=append"]
             if use_srun:
                 kernel._srun = _run_srun(options, output, python, script, kernel.log_file)
-                kernel.job_id = os.environ.get("SLURM_JOB_ID", "")
+                kernel.job_id = os.environ.get("SLURM_JOB_ID", "srun")
             else:
                 kernel.job_id = submit_batch([*options.argv(), *output], script)
             log.info("Slurm job %s: submitted", kernel.job_id)
@@ -424,16 +439,17 @@ def start_slurm_kernel(
     except BaseException:
         kernel.close(timeout=10)
         raise
-    log.info("Slurm job %s: kernel ready on %s (%s)", kernel.job_id, kernel.node, kernel.connection_file)
+    log.info(
+        "Slurm job %s: kernel ready on %s (%s)", kernel.job_id, kernel.node, kernel.connection_file
+    )
     return kernel
 
 
 def _run_srun(
     options: SlurmOptions, output: list[str], python: str, script: str, log_file: Path
 ) -> subprocess.Popen[bytes]:
-    """``srun`` in the current allocation: one task running the script's code."""
-    if "SLURM_JOB_ID" not in os.environ:
-        raise SlurmOptionError("use_srun", True, "an allocation (run inside salloc or a job)")
+    """``srun``: one task running the script's code (a step of the current allocation, or
+    of one srun makes)."""
     code = script.split("\n", 1)[1]  # the script without its #! line
     argv = ["srun", "--nodes=1", "--ntasks=1", *options.argv(), *output, "--", python, "-c", code]
     with open(log_file, "ab") as out:

@@ -46,12 +46,11 @@ class SlurmOptions:
             value = getattr(self, field)
             if value is not None and (not isinstance(value, str) or not value or "\n" in value):
                 raise SlurmOptionError(field, value, "a non-empty one-line string")
-        if self.cpus is not None and (
-            isinstance(self.cpus, bool) or not isinstance(self.cpus, int) or self.cpus < 1
-        ):
-            raise SlurmOptionError("cpus", self.cpus, "a whole number >= 1")
-        extra = self.extra_args
-        if isinstance(extra, str) or not all(isinstance(a, str) for a in extra):
+        cpus: object = self.cpus  # checked at run time: callers may not be typed
+        if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1):
+            raise SlurmOptionError("cpus", cpus, "a whole number >= 1")
+        extra: object = self.extra_args
+        if not isinstance(extra, (tuple, list)) or not all(isinstance(a, str) for a in extra):
             raise SlurmOptionError("extra_args", extra, "a sequence of argv items (strings)")
         object.__setattr__(self, "extra_args", tuple(extra))
 

@@ -2,8 +2,9 @@
 
 The launcher binds a TCP socket (port chosen by the system, so no race) on an address the
 nodes can reach and puts that address and a one-time token (from :mod:`secrets`) in the job's
-script. The node connects and sends ``kcf-slurm/1 TOKEN\\n`` first; a connection that does not
-present the token within a few seconds is closed and the launcher keeps waiting, so another
+script. The node connects and sends ``kcf-slurm/1 TOKEN JOBID\\n`` first (``JOBID``: the
+job's ``SLURM_JOB_ID``, with ``.STEP`` under ``srun``); a connection that does not present
+the token within a few seconds is closed and the launcher keeps waiting, so another
 user who finds the port can neither take the job's place nor learn anything.
 
 After the token, the connection is the nanny's link (:mod:`kcf_kernel.nanny`). It crosses the
@@ -25,6 +26,7 @@ __all__ = ["Registration", "HELLO"]
 #: What the node sends first, then the token and a newline.
 HELLO = b"kcf-slurm/1 "
 _PEER_TIMEOUT = 10.0
+_MAX_JOB_ID = 64
 
 
 class Registration:
@@ -48,11 +50,12 @@ class Registration:
 
     @property
     def hello(self) -> bytes:
-        """The exact bytes the job must send first."""
+        """The token line the job sends first (then, before the newline, `` JOBID``)."""
         return HELLO + self.token.encode("ascii") + b"\n"
 
-    def accept(self, timeout: float) -> socket.socket | None:
-        """The job's connection if it arrives and proves the token within ``timeout``.
+    def accept(self, timeout: float) -> tuple[socket.socket, str] | None:
+        """The job's connection and the job id it reports, if it arrives and proves the
+        token within ``timeout``.
 
         Connections without the token are closed. Returns ``None`` when the time is up.
         """
@@ -65,22 +68,32 @@ class Registration:
             if not ready:
                 return None
             conn, _peer = self._sock.accept()
-            if self._check(conn):
+            job_id = self._check(conn)
+            if job_id is not None:
                 conn.settimeout(None)
-                return conn
+                return conn, job_id
             conn.close()
 
-    def _check(self, conn: socket.socket) -> bool:
-        want = self.hello
+    def _check(self, conn: socket.socket) -> str | None:
+        """The job id after a correct token line, else ``None``. Reads byte by byte up to
+        the newline (bounded), so nothing of the link that follows is consumed."""
+        want = self.hello[:-1]  # without the newline
         conn.settimeout(_PEER_TIMEOUT)
-        got = b""
+        line = b""
         with contextlib.suppress(OSError):
-            while len(got) < len(want):
-                chunk = conn.recv(len(want) - len(got))
+            while len(line) < len(want) + _MAX_JOB_ID and not line.endswith(b"\n"):
+                chunk = conn.recv(1)
                 if not chunk:
                     break
-                got += chunk
-        return len(got) == len(want) and hmac.compare_digest(got, want)
+                line += chunk
+        if not line.endswith(b"\n"):
+            return None
+        token, _, job_id = line[:-1].partition(b" ")[2].partition(b" ")
+        got = line[: len(HELLO)] + token
+        if not hmac.compare_digest(got, want):
+            return None
+        text = job_id.decode("ascii", "replace")
+        return text if all(c.isdigit() or c == "." for c in text) else ""
 
     def close(self) -> None:
         """Stop listening (idempotent)."""
@@ -105,7 +118,10 @@ def batch_script(python: str, registration: Registration) -> str:
         "import os, socket, sys\n"
         f"s = socket.create_connection(({host!r}, {port!r}), timeout=60)\n"
         "s.settimeout(None)\n"
-        f"s.sendall({hello!r})\n"
+        'job = os.environ.get("SLURM_JOB_ID", "")\n'
+        'step = os.environ.get("SLURM_STEP_ID", "")\n'
+        'job += "." + step if job and step and step.isdigit() else ""\n'
+        f"s.sendall({hello[:-1]!r} + b' ' + job.encode() + b'\\n')\n"
         "os.dup2(s.fileno(), 0)\n"
         "os.dup2(s.fileno(), 1)\n"
         "s.close()\n"
