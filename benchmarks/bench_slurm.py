@@ -4,7 +4,8 @@ On a private one-node cluster started here (``tests/slurm/slurm_cluster.py``, as
 tests; needs root, Slurm and munge):
 
 - ours: :func:`kcf_client.slurm.start_slurm_kernel` (``sbatch``, the nanny calls back, the
-  kernel chooses its ports on the node), then connect and ``kernel_info``;
+  kernel chooses its ports on the node), then connect and ``kernel_info``; and the same with
+  ``use_srun=True`` (the nanny as an ``srun`` step: no batch scheduling pass);
 - the manual way: a connection file pre-written on the launcher with jupyter_client (ports
   chosen there: the race), ``srun python -m ipykernel_launcher -f FILE``, then a
   ``BlockingKernelClient`` sends ``kernel_info`` at once and waits for the reply;
@@ -43,12 +44,12 @@ def _load_cluster_module() -> Any:
     return module
 
 
-def _ours() -> float:
+def _ours(use_srun: bool = False) -> float:
     import kcf_client
     from kcf_client.slurm import start_slurm_kernel
 
     t0 = time.perf_counter()
-    kernel = start_slurm_kernel(timeout=120, grace=5)
+    kernel = start_slurm_kernel(timeout=120, grace=5, use_srun=use_srun)
     try:
         with kcf_client.connect(kernel.connection_file) as conn:
             conn.wait_until_ready(timeout=60)
@@ -94,7 +95,7 @@ def _floor() -> float:
     return time.perf_counter() - t0
 
 
-def _figure() -> Figure:
+def _figure(use_srun: bool) -> Figure:
     cluster = _load_cluster_module().start_cluster()
     old = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(cluster.conf)
@@ -105,7 +106,7 @@ def _figure() -> Figure:
         with tempfile.TemporaryDirectory(prefix="kcf-bench-slurm-") as tmp:
             os.environ["JUPYTER_RUNTIME_DIR"] = tmp
             for _ in range(RUNS):
-                ours.append(_ours() * 1e3)
+                ours.append(_ours(use_srun) * 1e3)
                 theirs.append(_manual(Path(tmp)) * 1e3)
                 floor.append(_floor() * 1e3)
                 cluster.cancel_all()
@@ -126,7 +127,10 @@ def _figure() -> Figure:
 
 
 def CASES() -> list[Case]:  # noqa: N802 - the harness's name
-    return [Case(name="Slurm: submit to first kernel_info", figure=_figure)]
+    return [
+        Case(name="Slurm sbatch: submit to first kernel_info", figure=lambda: _figure(False)),
+        Case(name="Slurm srun: start to first kernel_info", figure=lambda: _figure(True)),
+    ]
 
 
 if __name__ == "__main__":
