@@ -125,3 +125,39 @@ class TestSlurmProvisioner:
         assert job.isdigit()
         assert nb.cells[1].outputs[0]["data"]["text/plain"] == "45"
         slurm_cluster.wait_for(lambda: not slurm.job_ids(), 30, "an empty queue")
+
+
+class TestInstallSlurmKernelspec:
+    def test_install_kernelspec_found_by_jupyter_client(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The written kernelspec is found by KernelSpecManager with its provisioner and its
+        Slurm arguments; a second install without replace is refused."""
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.provisioning import KernelProvisionerFactory
+
+        from kcf_client.slurm import install_slurm_kernelspec
+
+        kernels = tmp_path / "jupyter" / "kernels"
+        path = install_slurm_kernelspec(
+            "gpu-py", slurm_args=["--partition=gpu", "--gres=gpu:1"], kernels_dir=kernels
+        )
+        assert path == kernels / "gpu-py" / "kernel.json"
+        monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+        spec = KernelSpecManager().get_kernel_spec("gpu-py")
+        prov = spec.metadata["kernel_provisioner"]
+        assert prov["provisioner_name"] == "kcf-slurm-provisioner"
+        assert prov["config"]["slurm_args"] == ["--partition=gpu", "--gres=gpu:1"]
+        assert KernelProvisionerFactory.instance().is_provisioner_available(spec)
+        with pytest.raises(FileExistsError, match="gpu-py"):
+            install_slurm_kernelspec("gpu-py", kernels_dir=kernels)
+        install_slurm_kernelspec("gpu-py", kernels_dir=kernels, replace=True)
+
+    @pytest.mark.parametrize("name", ["", "a b", "../x", "x/y", "..", "."])
+    def test_install_kernelspec_bad_name(self, name: str, tmp_path: Path) -> None:
+        """A name jupyter_client would not accept is refused before anything is written."""
+        from kcf_client.slurm import SlurmOptionError, install_slurm_kernelspec
+
+        with pytest.raises(SlurmOptionError, match="name"):
+            install_slurm_kernelspec(name, kernels_dir=tmp_path)
+        assert not any(tmp_path.iterdir())

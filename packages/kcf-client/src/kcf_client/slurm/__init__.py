@@ -21,6 +21,7 @@ from ._errors import (
     SlurmStartTimeout,
 )
 from ._kernel import SlurmKernel, StatusCallback, start_slurm_kernel
+from ._kernelspec import install_slurm_kernelspec
 from ._options import SlurmOptions
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "SlurmOptions",
     "JobStatus",
     "StatusCallback",
+    "install_slurm_kernelspec",
     "job_status",
     "cancel_job",
     "registration_address",
