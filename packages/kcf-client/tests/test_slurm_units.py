@@ -98,8 +98,8 @@ class TestRegistration:
         with Registration("127.0.0.1") as reg:
             assert reg.accept(0.2) is None
 
-    def test_batch_script_calls_back_and_execs_the_nanny(self, tmp_path: object) -> None:
-        """The job script is Python that sends the hello and becomes the nanny."""
+    def test_batch_script_calls_back_and_runs_the_nanny(self, tmp_path: object) -> None:
+        """The job script is Python that sends the hello and runs the nanny."""
         with Registration("127.0.0.1") as reg:
             script = batch_script(sys.executable, reg)
             assert script.startswith(f"#!{sys.executable}\n")

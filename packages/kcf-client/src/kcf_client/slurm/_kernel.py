@@ -1,7 +1,7 @@
 """``start_slurm_kernel`` and the :class:`SlurmKernel` handle.
 
 Start: the launcher binds its registration socket (:mod:`._register`), submits a job whose
-script calls it back and becomes ``python -m kcf_kernel.nanny`` (``sbatch``, or ``srun``
+script calls it back and runs ``python -m kcf_kernel.nanny`` (``sbatch``, or ``srun``
 inside an existing allocation), and watches the job (state and pending reason reported as
 they change) until the node calls back, the job ends (an error with Slurm's state, reason,
 exit code and the job's last output lines) or the start timeout runs out (the job is

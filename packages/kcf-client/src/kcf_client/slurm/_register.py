@@ -108,8 +108,8 @@ class Registration:
 
 def batch_script(python: str, registration: Registration) -> str:
     """The job's script: a Python script (``#!python``) that calls the launcher back, proves
-    the token, and becomes ``python -m kcf_kernel.nanny`` with the connection as its
-    stdin/stdout. Values are written as Python literals (``repr``), never through a shell.
+    the token, and runs ``kcf_kernel.nanny`` as ``python -m`` would, in the same process, with
+    the connection as its stdin/stdout. Values are written as Python literals (``repr``), never through a shell.
     """
     host, port, hello = registration.address, registration.port, registration.hello
     return (
@@ -125,5 +125,7 @@ def batch_script(python: str, registration: Registration) -> str:
         "os.dup2(s.fileno(), 0)\n"
         "os.dup2(s.fileno(), 1)\n"
         "s.close()\n"
-        'os.execv(sys.executable, [sys.executable, "-m", "kcf_kernel.nanny"])\n'
+        "import runpy\n"  # python -m kcf_kernel.nanny, in this process
+        'sys.argv = ["kcf_kernel.nanny"]\n'
+        'runpy.run_module("kcf_kernel.nanny", run_name="__main__", alter_sys=True)\n'
     )
