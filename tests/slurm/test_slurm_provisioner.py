@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,7 @@ NAME = "kcf-slurm-test"
 
 
 @pytest.fixture
-def slurm_kernelspec(
-    tmp_path: Path, runtime: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+def slurm_kernelspec(tmp_path: Path, runtime: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A kernelspec (in a private JUPYTER_PATH) that selects kcf-slurm-provisioner."""
     spec_dir = tmp_path / "jupyter" / "kernels" / NAME
     spec_dir.mkdir(parents=True)
@@ -34,7 +31,7 @@ def slurm_kernelspec(
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    yield NAME
+    return NAME
 
 
 class TestSlurmProvisioner:
@@ -135,7 +132,6 @@ class TestInstallSlurmKernelspec:
         Slurm arguments; a second install without replace is refused."""
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.provisioning import KernelProvisionerFactory
-
         from kcf_client.slurm import install_slurm_kernelspec
 
         kernels = tmp_path / "jupyter" / "kernels"

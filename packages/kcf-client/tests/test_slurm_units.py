@@ -3,11 +3,14 @@ script, scontrol parsing, the registration address."""
 
 from __future__ import annotations
 
+import inspect
+import re
 import socket
 import subprocess
 import sys
 import threading
 
+import kcf_client.slurm as kcf_client_slurm
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +23,7 @@ from kcf_client.slurm import (
 )
 from kcf_client.slurm._commands import _fields, run_command
 from kcf_client.slurm._register import Registration, batch_script
+from kcf_spec import KcfError
 
 one_line = st.text(min_size=1).filter(lambda s: "\n" not in s)
 
@@ -162,3 +166,24 @@ class TestAddress:
     def test_registration_address_routes_to_loopback(self) -> None:
         """A controller on 127.0.0.1 is reached from 127.0.0.1."""
         assert registration_address("127.0.0.1") == "127.0.0.1"
+
+
+class TestPublicSurface:
+    @pytest.mark.parametrize("name", kcf_client_slurm.__all__)
+    def test_slurm_public_item_documents_versionadded(self, name: str) -> None:
+        """Each public class and function of kcf_client.slurm says when it was added."""
+        obj = getattr(kcf_client_slurm, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            return  # a type alias
+        assert re.search(r"\.\. versionadded:: 0\.\d+\.\d+", inspect.getdoc(obj) or ""), name
+
+    def test_slurm_errors_are_kcf_errors(self) -> None:
+        """Every error of kcf_client.slurm is a KcfError."""
+        errors = [
+            getattr(kcf_client_slurm, n)
+            for n in kcf_client_slurm.__all__
+            if inspect.isclass(getattr(kcf_client_slurm, n))
+            and issubclass(getattr(kcf_client_slurm, n), BaseException)
+        ]
+        assert len(errors) == 5
+        assert all(issubclass(e, KcfError) for e in errors)

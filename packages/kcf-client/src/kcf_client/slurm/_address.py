@@ -22,6 +22,8 @@ def controller_address(*, timeout: float = 30.0) -> str:
     Raises:
         SlurmError: no controller in the configuration, or its name does not resolve.
         SlurmCommandError: ``scontrol`` failed.
+
+    .. versionadded:: 0.2.0
     """
     match = _HOST.search(run_command(["scontrol", "show", "config"], timeout=timeout))
     if match is None:

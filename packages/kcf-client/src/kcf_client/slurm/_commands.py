@@ -114,7 +114,16 @@ def _fields(line: str) -> dict[str, str]:
 
 
 def job_status(job_id: str, *, timeout: float = 30.0) -> JobStatus:
-    """The job's state, reason, exit code and node (``GONE`` once the controller forgot it)."""
+    """The job's state, reason, exit code and node, from ``scontrol show job``.
+
+    Returns:
+        The status; state ``GONE`` once the controller has forgotten the job.
+
+    Raises:
+        SlurmCommandError: ``scontrol`` failed or did not return within ``timeout``.
+
+    .. versionadded:: 0.2.0
+    """
     try:
         out = run_command(["scontrol", "show", "job", "-o", job_id], timeout=timeout)
     except SlurmCommandError as exc:
@@ -137,6 +146,8 @@ def cancel_job(job_id: str, *, timeout: float = 30.0) -> None:
     """``scancel JOB`` (a job already gone is not an error); failures are logged, not raised.
 
     Called on every failure path and at shutdown, where raising would hide the first error.
+
+    .. versionadded:: 0.2.0
     """
     try:
         run_command(["scancel", job_id], timeout=timeout)

@@ -109,7 +109,8 @@ class Registration:
 def batch_script(python: str, registration: Registration) -> str:
     """The job's script: a Python script (``#!python``) that calls the launcher back, proves
     the token, and runs ``kcf_kernel.nanny`` as ``python -m`` would, in the same process, with
-    the connection as its stdin/stdout. Values are written as Python literals (``repr``), never through a shell.
+    the connection as its stdin/stdout. Values are written as Python literals (``repr``),
+    never through a shell.
     """
     host, port, hello = registration.address, registration.port, registration.hello
     return (
