@@ -186,3 +186,17 @@ class TestSlurmKernel:
         finally:
             kernel.close()
         slurm_cluster.wait_for(lambda: job not in slurm.job_ids(), 30, "srun's job gone")
+
+    def test_slurm_kernel_kill_through_nanny_ends_job(
+        self, slurm: slurm_cluster.SlurmCluster, runtime: Path
+    ) -> None:
+        """kill() reaches the kernel on the node: the handle learns it ended, so does the job."""
+        kernel = _start(runtime)
+        try:
+            kernel.kill()
+            assert kernel.wait(60)
+            assert not kernel.is_alive()
+            assert kernel.exit_status == -9
+            slurm_cluster.wait_for(lambda: kernel.job_id not in slurm.job_ids(), 60, "job gone")
+        finally:
+            kernel.close()

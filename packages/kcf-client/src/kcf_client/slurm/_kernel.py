@@ -36,7 +36,13 @@ from kcf_spec import Codec, ConnectionInfo, Message, RemoteProtocolError, Signat
 
 from ._address import registration_address
 from ._commands import JobStatus, cancel_job, job_status, submit_batch
-from ._errors import SlurmError, SlurmJobFailed, SlurmOptionError, SlurmStartTimeout
+from ._errors import (
+    SlurmCommandError,
+    SlurmError,
+    SlurmJobFailed,
+    SlurmOptionError,
+    SlurmStartTimeout,
+)
 from ._options import SlurmOptions
 from ._register import Registration, batch_script
 
@@ -109,7 +115,11 @@ class SlurmKernel:
         deadline = time.monotonic() + timeout
         last: JobStatus | None = None
         while True:
-            status = self._status()
+            try:
+                status = self._status()
+            except SlurmCommandError as exc:  # a busy controller: look again, within the deadline
+                log.warning("Slurm job %s: %s", self.job_id, exc)
+                status = last if last is not None else JobStatus(self.job_id, "UNKNOWN")
             if last is None or (status.state, status.reason) != (last.state, last.reason):
                 log.info(
                     "Slurm job %s: %s%s",
