@@ -96,14 +96,13 @@ def _floor() -> float:
 
 
 def _figure(use_srun: bool) -> Figure:
-    cluster = _load_cluster_module().start_cluster()
-    old = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(cluster.conf)
+    module = _load_cluster_module()
+    cluster = module.start_cluster()
     ours: list[float] = []
     theirs: list[float] = []
     floor: list[float] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="kcf-bench-slurm-") as tmp:
+        with module.exported(cluster), tempfile.TemporaryDirectory(prefix="kcf-bench-") as tmp:
             os.environ["JUPYTER_RUNTIME_DIR"] = tmp
             for _ in range(RUNS):
                 ours.append(_ours(use_srun) * 1e3)
@@ -111,10 +110,6 @@ def _figure(use_srun: bool) -> Figure:
                 floor.append(_floor() * 1e3)
                 cluster.cancel_all()
     finally:
-        if old is None:
-            os.environ.pop("SLURM_CONF", None)
-        else:
-            os.environ["SLURM_CONF"] = old
         cluster.stop()
     return Figure(
         ours=ours,

@@ -9,7 +9,6 @@ every test ends with an empty queue (``slurm_clean``). A missing Slurm or munge 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -24,15 +23,10 @@ def slurm_session() -> Iterator[slurm_cluster.SlurmCluster]:
         cluster = slurm_cluster.start_cluster()
     except slurm_cluster.SlurmUnavailable as exc:
         realparts.missing_real_part(f"Slurm one-node cluster: {exc}")
-    old = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(cluster.conf)
     try:
-        yield cluster
+        with slurm_cluster.exported(cluster):
+            yield cluster
     finally:
-        if old is None:
-            os.environ.pop("SLURM_CONF", None)
-        else:
-            os.environ["SLURM_CONF"] = old
         cluster.stop()
 
 

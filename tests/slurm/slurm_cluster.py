@@ -26,8 +26,9 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "srun", "squeue", "scancel", "scontrol", "sinfo")
@@ -128,6 +129,20 @@ class SlurmCluster:
         # parents; make sure nothing of ours outlived them.
         _kill_leftovers(str(self.conf))
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def exported(cluster: SlurmCluster) -> Iterator[SlurmCluster]:
+    """``SLURM_CONF`` in ``os.environ`` for the block (for library calls and children)."""
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(cluster.conf)
+    try:
+        yield cluster
+    finally:
+        if old is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = old
 
 
 def _kill_leftovers(marker: str) -> None:
@@ -293,3 +308,18 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")[-2000:]
     except OSError:
         return "(no log)"
+
+
+def interrupted_sleep(conn: Any, interrupt: Callable[[], object], tmp: Path) -> Any:
+    """Run a 60 s sleep on ``conn`` (a kcf KernelConnection), call ``interrupt`` once it
+    runs (a marker file says so), and return the execute result."""
+    marker = tmp / "sleeping"
+    code = f"import time; open({str(marker)!r}, 'w').close(); time.sleep(60)"
+    done: list[Any] = []
+    runner = threading.Thread(target=lambda: done.append(conn.execute(code)))
+    runner.start()
+    wait_for(marker.exists, 60, "the sleep to start")
+    interrupt()
+    runner.join(60)
+    assert done, "the interrupted execute did not return"
+    return done[0]

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import kcf_client
@@ -44,17 +43,11 @@ class TestSlurmCli:
             with kcf_client.connect(started["path"]) as conn:
                 conn.wait_until_ready(timeout=60)
                 assert conn.execute("1 + 1", timeout=60).result == {"text/plain": "2"}
-                marker = tmp_path / "sleeping"
-                code = f"import time; open({str(marker)!r}, 'w').close(); time.sleep(60)"
-                done: list[kcf_client.ExecuteResult] = []
-                runner = threading.Thread(target=lambda: done.append(conn.execute(code)))
-                runner.start()
-                slurm_cluster.wait_for(marker.exists, 60, "the sleep to start")
-                conn.interrupt(timeout=30)
-                runner.join(60)
-                assert done
-                assert done[0].error is not None
-                assert done[0].error.ename == "KeyboardInterrupt"
+                result = slurm_cluster.interrupted_sleep(
+                    conn, lambda: conn.interrupt(timeout=30), tmp_path
+                )
+                assert result.error is not None
+                assert result.error.ename == "KeyboardInterrupt"
             proc.send_signal(signal.SIGINT)
             assert proc.wait(60) == 0
             progress = proc.stderr.read()

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,17 +47,9 @@ class TestSlurmKernel:
             with kcf_client.connect(kernel.connection_file) as conn:
                 conn.wait_until_ready(timeout=60)
                 assert conn.execute("6 * 7", timeout=60).result == {"text/plain": "42"}
-                marker = tmp_path / "sleeping"
-                code = f"import time; open({str(marker)!r}, 'w').close(); time.sleep(60)"
-                done: list[kcf_client.ExecuteResult] = []
-                runner = threading.Thread(target=lambda: done.append(conn.execute(code)))
-                runner.start()
-                slurm_cluster.wait_for(marker.exists, 60, "the sleep to start")
-                kernel.interrupt()
-                runner.join(60)
-                assert done
-                assert done[0].error is not None
-                assert done[0].error.ename == "KeyboardInterrupt"
+                result = slurm_cluster.interrupted_sleep(conn, kernel.interrupt, tmp_path)
+                assert result.error is not None
+                assert result.error.ename == "KeyboardInterrupt"
         finally:
             kernel.close()
         assert not kernel.connection_file.exists()

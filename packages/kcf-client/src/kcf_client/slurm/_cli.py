@@ -69,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def progress(status: JobStatus) -> None:
-        why = f" ({status.reason})" if status.reason else ""
-        print(f"kcf: Slurm job {status.job_id}: {status.state}{why}", file=sys.stderr, flush=True)
+        print(f"kcf: {status}", file=sys.stderr, flush=True)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():

@@ -53,6 +53,11 @@ class JobStatus:
     exit_code: str = ""
     node: str = ""
 
+    def __str__(self) -> str:
+        """``Slurm job 42: PENDING (Priority)``: the progress line."""
+        why = f" ({self.reason})" if self.reason else ""
+        return f"Slurm job {self.job_id}: {self.state}{why}"
+
     @property
     def finished(self) -> bool:
         """Whether the job will never run again."""

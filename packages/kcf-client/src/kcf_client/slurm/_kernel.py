@@ -30,7 +30,11 @@ from types import TracebackType
 from typing import Literal
 
 from kcf_kernel import new_kernel_id, remove_connection_file, runtime_dir, write_connection_file
-from kcf_kernel._nanny import DEFAULT_GRACE, NannyRequest
+from kcf_kernel._nanny import (
+    DEFAULT_GRACE,
+    NannyRequest,
+    _tail,  # the last lines of a log, as the nanny reports them
+)
 from kcf_kernel._nanny_link import LinkClosed, SocketLink, recv_message, send_hello, send_message
 from kcf_spec import Codec, ConnectionInfo, Message, RemoteProtocolError, SignatureError
 
@@ -53,18 +57,6 @@ log = logging.getLogger("kcf_client.slurm")
 #: Called with each new (state, reason) of the job while the launcher waits for it.
 StatusCallback = Callable[[JobStatus], None]
 Signal = Literal["interrupt", "terminate", "kill"]
-_TAIL_LINES = 20
-
-
-def _tail(path: Path, lines: int = _TAIL_LINES) -> list[str]:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 8192))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return [line for line in text.splitlines() if line.strip()][-lines:]
 
 
 class SlurmKernel:
@@ -121,12 +113,7 @@ class SlurmKernel:
                 log.warning("Slurm job %s: %s", self.job_id, exc)
                 status = last if last is not None else JobStatus(self.job_id, "UNKNOWN")
             if last is None or (status.state, status.reason) != (last.state, last.reason):
-                log.info(
-                    "Slurm job %s: %s%s",
-                    self.job_id,
-                    status.state,
-                    f" ({status.reason})" if status.reason else "",
-                )
+                log.info("%s", status)
                 if on_status is not None:
                     on_status(status)
                 last = status

@@ -126,10 +126,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc,unused-ignor
         env.update({k: v for k, v in (kwargs.get("env") or {}).items() if k.startswith("JPY_")})
 
         def report(status: JobStatus) -> None:
-            why = f" ({status.reason})" if status.reason else ""
-            self.log.info(
-                "kcf-slurm-provisioner: Slurm job %s: %s%s", status.job_id, status.state, why
-            )
+            self.log.info("kcf-slurm-provisioner: %s", status)
 
         self.kernel = await asyncio.to_thread(
             start_slurm_kernel,
