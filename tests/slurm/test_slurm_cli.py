@@ -24,7 +24,7 @@ class TestSlurmCli:
                 "-m",
                 "kcf_client.slurm",
                 "--json",
-                "--grace=5",
+                "--slurm-grace=5",
                 "--slurm-arg=--job-name=kcf-cli-test",
             ],
             stdout=subprocess.PIPE,
@@ -58,4 +58,42 @@ class TestSlurmCli:
                 proc.wait(30)
         slurm_cluster.wait_for(lambda: not slurm.job_ids(), 30, "an empty queue")
         assert not Path(started["path"]).exists()
+        assert not list(runtime.glob("kcf-slurm-*"))
+
+    def test_slurm_cli_held_job_reports_reason_and_gives_up(
+        self, slurm: slurm_cluster.SlurmCluster, runtime: Path
+    ) -> None:
+        """A held job: the progress line names the pending reason; at the timeout the
+        command fails saying so, and the job is cancelled."""
+        done = subprocess.run(
+            [sys.executable, "-m", "kcf_client.slurm", "--slurm-arg=--hold", "--timeout=3"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1
+        assert "PENDING (JobHeldUser)" in done.stderr
+        assert "not started within 3 s; the job was cancelled" in done.stderr
+        slurm_cluster.wait_for(lambda: not slurm.job_ids(), 30, "an empty queue")
+
+    def test_slurm_cli_stopped_while_pending_cancels(
+        self, slurm: slurm_cluster.SlurmCluster, runtime: Path
+    ) -> None:
+        """SIGTERM while the job waits in the queue: exit 130 and no job left."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kcf_client.slurm", "--slurm-arg=--hold"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            assert "PENDING" in proc.stderr.readline()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+        slurm_cluster.wait_for(lambda: not slurm.job_ids(), 30, "an empty queue")
         assert not list(runtime.glob("kcf-slurm-*"))

@@ -3,8 +3,9 @@
 ``python -m kcf_client.slurm [--slurm-arg=ARG ...] [KERNELSPEC] [-- ARGV]`` starts a kernel in
 a Slurm job, prints its connection file (and job id), shows the job's state and pending
 reason on stderr as they change, and keeps the kernel until Ctrl-C / SIGTERM / SIGHUP, then
-shuts it down and cancels the job. :func:`add_arguments` and :func:`run` are the seam for the
-``kcf`` command (``kcf start --slurm``).
+shuts it down and cancels the job. :func:`add_options` and :func:`run` are the seam for the
+``kcf`` command (``kcf start --slurm``): ``run`` reads ``timeout`` and, when present,
+``kernelspec``, ``argv``, ``connection_file`` and ``json`` from the parsed arguments.
 """
 
 from __future__ import annotations
@@ -23,45 +24,39 @@ from ._commands import JobStatus
 from ._kernel import start_slurm_kernel
 from ._options import SlurmOptions
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_options", "run", "main"]
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The Slurm options of ``kcf start --slurm`` (besides ``--slurm`` itself)."""
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The Slurm options of ``kcf start --slurm`` (besides ``--slurm`` itself and the
+    command's own ``--timeout``, ``--json``, ``KERNELSPEC`` and ``-- ARGV``)."""
     p.add_argument(
         "--slurm-arg",
         action="append",
         default=[],
         metavar="ARG",
-        help="an sbatch/srun argument, one per option (--slurm-arg=--partition=gpu "
-        "--slurm-arg=--time=1:00:00)",
+        help="an sbatch/srun argument, one per option, written with '=' "
+        "(--slurm-arg=--partition=gpu --slurm-arg=--time=1:00:00)",
     )
-    p.add_argument("--srun", action="store_true", help="run with srun in the current allocation")
-    p.add_argument("--python", default=sys.executable, help="the Python on the nodes")
     p.add_argument(
-        "--registration-ip",
+        "--slurm-srun", action="store_true", help="run the kernel as an srun step, not sbatch"
+    )
+    p.add_argument(
+        "--slurm-python", default=sys.executable, metavar="PATH", help="the Python on the nodes"
+    )
+    p.add_argument(
+        "--slurm-registration-ip",
         default=None,
         metavar="ADDR",
-        help="address the node calls back (default: the one routing to the Slurm controller)",
+        help="the address the node calls back (default: the one routing to the controller)",
     )
     p.add_argument(
-        "--start-timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="seconds from submission to a ready kernel (default 300); then scancel",
-    )
-    p.add_argument(
-        "--grace",
+        "--slurm-grace",
         type=float,
         default=60.0,
         metavar="SECONDS",
         help="seconds the kernel outlives a lost launcher (default 60)",
     )
-    p.add_argument("--connection-file", default=None, metavar="FILE")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("kernelspec", nargs="?", default=None, help="a kernelspec on the nodes")
-    p.add_argument("argv", nargs="*", metavar="-- ARGV", help="the kernel's command instead")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,15 +77,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         kernel = start_slurm_kernel(
             options=SlurmOptions(extra_args=tuple(args.slurm_arg)),
-            kernelspec=args.kernelspec,
-            argv=args.argv or None,
-            python=args.python,
-            use_srun=args.srun,
-            registration_ip=args.registration_ip,
-            timeout=args.start_timeout,
-            grace=args.grace,
+            kernelspec=getattr(args, "kernelspec", None),
+            argv=getattr(args, "argv", None) or None,
+            python=args.slurm_python,
+            use_srun=args.slurm_srun,
+            registration_ip=args.slurm_registration_ip,
+            timeout=args.timeout,
+            grace=args.slurm_grace,
             on_status=progress,
-            connection_file=args.connection_file,
+            connection_file=getattr(args, "connection_file", None),
         )
     except KcfError as exc:
         print(f"kcf: {exc}", file=sys.stderr)
@@ -100,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     with kernel:
         path = str(kernel.connection_file)
-        if args.json:
+        if getattr(args, "json", False):
             print(json.dumps({"path": path, "slurm_job_id": kernel.job_id, "node": kernel.node}))
         else:
             print(path)
@@ -126,5 +121,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m kcf_client.slurm", description="Start a kernel in a Slurm job."
     )
-    add_arguments(p)
+    add_options(p)
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="seconds from submission to a ready kernel (default 300); then scancel",
+    )
+    p.add_argument("--connection-file", default=None, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("kernelspec", nargs="?", default=None, help="a kernelspec on the nodes")
+    p.add_argument("argv", nargs="*", metavar="-- ARGV", help="the kernel's command instead")
     return run(p.parse_args(argv))
