@@ -13,17 +13,18 @@ from slurm import slurm_cluster
 
 
 class TestSlurmCli:
-    def test_slurm_cli_start_execute_interrupt_stop(
+    def test_kcf_start_slurm_execute_interrupt_list_stop(
         self, slurm: slurm_cluster.SlurmCluster, runtime: Path, tmp_path: Path
     ) -> None:
-        """The command prints the file and job id; the kernel executes and is interrupted;
-        Ctrl-C shuts it down, and the queue and runtime dir are empty afterwards."""
+        """kcf start --slurm prints the file; the kernel executes and is interrupted; kcf list
+        shows its job id; Ctrl-C shuts it down, and the queue and runtime dir are empty."""
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "kcf_client.slurm",
-                "--json",
+                "kcf_client",
+                "start",
+                "--slurm",
                 "--slurm-grace=5",
                 "--slurm-arg=--job-name=kcf-cli-test",
             ],
@@ -36,8 +37,9 @@ class TestSlurmCli:
             assert proc.stderr is not None
             line = proc.stdout.readline()
             assert line, proc.stderr.read()
-            started = json.loads(line)
-            job = started["slurm_job_id"]
+            started = {"path": line.strip()}
+            job = json.loads(Path(started["path"]).read_text())["slurm_job_id"]
+            assert f"kernel running in Slurm job {job}" in proc.stdout.readline()
             assert job in slurm.job_ids()
             assert slurm.run(["squeue", "-h", "-j", job, "-o", "%j"]).strip() == "kcf-cli-test"
             with kcf_client.connect(started["path"]) as conn:
@@ -48,6 +50,26 @@ class TestSlurmCli:
                 )
                 assert result.error is not None
                 assert result.error.ename == "KeyboardInterrupt"
+            listed = subprocess.run(
+                [sys.executable, "-m", "kcf_client", "--json", "list", "--no-check"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            entries = json.loads(listed.stdout)
+            # (the nanny's own file for the kernel is there too: one host, one runtime dir)
+            ours = [e for e in entries if e["path"] == started["path"]]
+            assert [e.get("slurm_job_id") for e in ours] == [job]
+            table = subprocess.run(
+                [sys.executable, "-m", "kcf_client", "list", "--no-check"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+            assert "SLURM JOB" in table.splitlines()[0]
+            assert any(
+                f" {job} " in row for row in table.splitlines()[1:] if started["path"] in row
+            )
             proc.send_signal(signal.SIGINT)
             assert proc.wait(60) == 0
             progress = proc.stderr.read()
@@ -66,7 +88,7 @@ class TestSlurmCli:
         """A held job: the progress line names the pending reason; at the timeout the
         command fails saying so, and the job is cancelled."""
         done = subprocess.run(
-            [sys.executable, "-m", "kcf_client.slurm", "--slurm-arg=--hold", "--timeout=3"],
+            [sys.executable, "-m", "kcf_client.slurm", "--slurm-arg=--hold", "--slurm-timeout=3"],
             capture_output=True,
             text=True,
             timeout=120,

@@ -157,3 +157,29 @@ class TestInstallSlurmKernelspec:
         with pytest.raises(SlurmOptionError, match="name"):
             install_slurm_kernelspec(name, kernels_dir=tmp_path)
         assert not any(tmp_path.iterdir())
+
+    def test_kcf_kernelspec_install_slurm(self, tmp_path: Path) -> None:
+        """kcf kernelspec install --slurm NAME writes the kernelspec; again without
+        --replace it fails saying so."""
+        import subprocess
+
+        argv = [
+            sys.executable,
+            "-m",
+            "kcf_client",
+            "kernelspec",
+            "install",
+            "--slurm",
+            "hpc",
+            "--slurm-arg=--partition=debug",
+            "--kernels-dir",
+            str(tmp_path),
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        spec = json.loads((tmp_path / "hpc" / "kernel.json").read_text())
+        config = spec["metadata"]["kernel_provisioner"]["config"]
+        assert config["slurm_args"] == ["--partition=debug"]
+        again = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert again.returncode != 0
+        assert "--replace" in again.stderr
