@@ -37,7 +37,8 @@ def install_slurm_kernelspec(
     kernels_dir: str | os.PathLike[str] | None = None,
     replace: bool = False,
 ) -> Path:
-    """Write a kernelspec that starts its kernels with ``kcf-slurm-provisioner``.
+    """Write a kernelspec that starts its kernels with ``kcf-slurm-provisioner`` (from the
+    kcf-provisioner distribution, which Jupyter's host must have installed).
 
     Args:
         name: the kernelspec name (letters, digits, ``.``, ``_``, ``-``).

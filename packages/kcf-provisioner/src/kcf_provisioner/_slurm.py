@@ -1,7 +1,7 @@
-"""``kcf-slurm-provisioner``: jupyter_client's provisioner seam over :func:`start_slurm_kernel`.
+"""``kcf-slurm-provisioner``: jupyter_client's provisioner seam over
+:func:`kcf_client.slurm.start_slurm_kernel`.
 
-Imported only through the entry point (``jupyter_client.kernel_provisioners``), so
-``kcf_client.slurm`` itself never needs jupyter_client. A kernelspec selects it with::
+A kernelspec selects it with (``kcf kernelspec install --slurm NAME`` writes this)::
 
     "metadata": {"kernel_provisioner": {
         "provisioner_name": "kcf-slurm-provisioner",
@@ -16,30 +16,27 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from kcf_client.slurm import JobStatus, SlurmError, SlurmKernel, SlurmOptions, start_slurm_kernel
 from kcf_spec import Channel
 from traitlets import Bool, Float, List, Unicode
-
-from ._commands import JobStatus
-from ._errors import SlurmError
-from ._kernel import SlurmKernel, start_slurm_kernel
-from ._options import SlurmOptions
 
 if TYPE_CHECKING:
     from jupyter_client.connect import KernelConnectionInfo
 
-__all__ = ["SlurmProvisioner", "PROVISIONER_NAME"]
+__all__ = ["SlurmProvisioner", "SLURM_PROVISIONER_NAME"]
 
 #: The entry-point name (``metadata.kernel_provisioner.provisioner_name``).
-PROVISIONER_NAME = "kcf-slurm-provisioner"
+SLURM_PROVISIONER_NAME = "kcf-slurm-provisioner"
 
 _SIGNALS = {signal.SIGINT: "interrupt", signal.SIGTERM: "terminate", signal.SIGKILL: "kill"}
 
 
-class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc,unused-ignore]  # Any base without jupyter_client
-    """A kernel provisioner that runs each kernel in its own Slurm job.
+class SlurmProvisioner(KernelProvisionerBase):
+    """A kernel provisioner that runs each kernel in its own Slurm job
+    (:func:`kcf_client.slurm.start_slurm_kernel`), registered as ``kcf-slurm-provisioner``.
 
     Configuration (the kernelspec's ``metadata.kernel_provisioner.config``): ``slurm_args``
     (sbatch/srun arguments, one per item), ``python`` (the Python on the nodes), ``use_srun``,
@@ -153,8 +150,9 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc,unused-ignor
             for channel in Channel:
                 setattr(km, channel.port_key, 0)
             km.load_connection_info(data)
-        self.connection_info = data
-        return data  # type: ignore[return-value,unused-ignore]  # a TypedDict there
+        info_dict = cast("KernelConnectionInfo", data)  # KernelConnectionInfo is that dict
+        self.connection_info = info_dict
+        return info_dict
 
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
         """Time for a kernel's job to end after a shutdown request (scancel follows)."""
