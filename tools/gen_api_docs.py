@@ -24,6 +24,7 @@ PACKAGES = {
     "kcf_client.remote": "kcf-client (remote kernels over SSH)",
     "kcf_client.compat": "kcf-client (jupyter_client.connect drop-in)",
     "kcf_provisioner": "kcf-provisioner",
+    "kcf_client.slurm": "kcf-client (Slurm)",
 }
 
 

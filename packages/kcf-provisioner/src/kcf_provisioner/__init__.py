@@ -1,7 +1,8 @@
 """kcf-provisioner: kcf inside Jupyter.
 
 A jupyter_client kernel provisioner (``kcf-provisioner``) that starts kernels through
-kcf's launch design, and helpers to list kernelspecs and switch one to it and back.
+kcf's launch design, one that runs each kernel in a Slurm job (``kcf-slurm-provisioner``),
+and helpers to list kernelspecs and switch one to it and back.
 jupyter_client is this distribution's dependency only: ``kcf_spec``, ``kcf_kernel`` and
 ``kcf_client`` never import it.
 """
@@ -16,6 +17,7 @@ from ._kernelspecs import (
     use_kcf_provisioner,
 )
 from ._provisioner import PROVISIONER_NAME, KcfProvisioner
+from ._slurm import SLURM_PROVISIONER_NAME, SlurmProvisioner
 from ._strategy import STRATEGIES, choose_strategy
 
 __version__ = "0.1.0"
@@ -24,6 +26,8 @@ __all__ = [
     # the provisioner
     "KcfProvisioner",
     "PROVISIONER_NAME",
+    "SlurmProvisioner",
+    "SLURM_PROVISIONER_NAME",
     "choose_strategy",
     "STRATEGIES",
     # kernelspecs

@@ -23,10 +23,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tunnel": ("tunnel", "forward a remote kernel's ports over SSH"),
     "kernelspec": (
         "kernelspec",
-        "list kernelspecs and the port strategy kcf uses for each; switch Jupyter's provisioner",
+        "list kernelspecs and the port strategy kcf uses for each; switch Jupyter's "
+        "provisioner; install one whose kernels run in Slurm jobs",
     ),
 }
 
 #: Commands that start something that must not outlive them: SIGTERM, SIGHUP and SIGINT
 #: are handled from the first instant of ``main`` (see ``_lifecycle.StopSignals``).
-NEEDS_SIGNALS = frozenset({"start", "run", "tunnel"})
+NEEDS_SIGNALS = frozenset({"start", "run", "tunnel"})  # start --slurm too

@@ -1,5 +1,6 @@
-"""``kcf kernelspec``: list kernelspecs with the port strategy kcf would use, and switch one
-to kcf's Jupyter provisioner (``use-kcf``) and back (``restore``)."""
+"""``kcf kernelspec``: list kernelspecs with the port strategy kcf would use, switch one
+to kcf's Jupyter provisioner (``use-kcf``) and back (``restore``), and install one whose
+kernels run in Slurm jobs (``install --slurm``)."""
 
 from __future__ import annotations
 
@@ -47,12 +48,62 @@ def add_arguments(p: Parser) -> None:
         )
         sp.add_argument("name", metavar="NAME")
         add_output_options(sp)
+    _add_install(sub)
+
+
+def _add_install(sub: argparse._SubParsersAction[Parser]) -> None:
+    """``install --slurm NAME [--slurm-arg=ARG ...] [-- ARGV]``."""
+    text = "install kernelspec NAME whose kernels run in Slurm jobs (kcf-slurm-provisioner)"
+    ip = sub.add_parser("install", help=text, description=text)
+    ip.add_argument("name", metavar="NAME")
+    ip.add_argument(
+        "--slurm", action="store_true", required=True, help="its kernels run in Slurm jobs"
+    )
+    ip.add_argument("--display-name", default=None, help="the name frontends show")
+    ip.add_argument("--replace", action="store_true", help="overwrite an existing kernelspec")
+    ip.add_argument(
+        "--kernels-dir", default=None, metavar="DIR", help="default: <Jupyter data dir>/kernels"
+    )
+    from kcf_client.slurm._cli import add_options
+
+    add_options(ip)
+    add_output_options(ip)
+    # ARGV: everything after '--', the kernel's command on the nodes (default: ipykernel).
+    ip.set_defaults(argv=[])
 
 
 def run(args: argparse.Namespace, out: Out) -> int:
     if args.action == "list":
         return _list(out)
+    if args.action == "install":
+        return _install(args, out)
     return _switch(args.action, args.name, out)
+
+
+def _install(args: argparse.Namespace, out: Out) -> int:
+    from kcf_client.slurm import install_slurm_kernelspec
+
+    try:
+        path = install_slurm_kernelspec(
+            args.name,
+            slurm_args=args.slurm_arg,
+            argv=args.argv or None,
+            python=args.slurm_python,
+            display_name=args.display_name,
+            use_srun=args.slurm_srun,
+            registration_ip=args.slurm_registration_ip,
+            start_timeout=args.slurm_timeout,
+            grace=args.slurm_grace,
+            kernels_dir=args.kernels_dir,
+            replace=args.replace,
+        )
+    except FileExistsError as exc:
+        raise CliError(f"{exc}: pass --replace") from exc
+    out.emit(
+        {"name": args.name, "kernel_json": str(path), "action": "install"},
+        f"{args.name}: installed, its kernels run in Slurm jobs ({path})",
+    )
+    return OK
 
 
 def _row(name: str, path: str) -> _Row:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ._args import Parser, add_dir_options
 from ._output import OK, Out, age, table
+
+if TYPE_CHECKING:
+    from kcf_client._listing import KernelEntry
 
 __all__ = ["add_arguments", "run", "searched"]
 
@@ -36,25 +40,41 @@ def run(args: argparse.Namespace, out: Out) -> int:
         timeout=args.timeout,
     )
 
+    jobs = {e.path: _slurm_job(e) for e in entries}
+    with_jobs = any(jobs.values())
+
     def text() -> str:
         if not entries:
             return f"no connection files ({searched(args)})"
         rows = [["STATE", "KERNEL", "TRANSPORT", "ADDRESS", "AGE", "FILE"]]
+        if with_jobs:
+            rows[0].insert(4, "SLURM JOB")
         notes = []
         for e in entries:
-            rows.append(
-                [
-                    e.state.value,
-                    e.kernel_name or "-",
-                    e.transport or "-",
-                    e.address or "-",
-                    age(e.age),
-                    str(e.path),
-                ]
-            )
+            row = [
+                e.state.value,
+                e.kernel_name or "-",
+                e.transport or "-",
+                e.address or "-",
+                age(e.age),
+                str(e.path),
+            ]
+            if with_jobs:
+                row.insert(4, jobs[e.path] or "-")
+            rows.append(row)
             if e.state.value in ("invalid", "unknown", "dead"):
                 notes.append(f"{e.path}: {e.reason}")
         return table(rows) + ("\n\n" + "\n".join(notes) if notes else "")
 
-    out.emit([e.to_dict() for e in entries], text)
+    data = [
+        {**e.to_dict(), "slurm_job_id": jobs[e.path]} if jobs[e.path] else e.to_dict()
+        for e in entries
+    ]
+    out.emit(data, text)
     return OK
+
+
+def _slurm_job(entry: KernelEntry) -> str | None:
+    """The Slurm job id a Slurm-launched kernel's file records (``slurm_job_id``), if any."""
+    job = entry.info.extras.get("slurm_job_id") if entry.info is not None else None
+    return job if isinstance(job, str) and job else None

@@ -28,6 +28,12 @@ def add_arguments(p: Parser) -> None:
         help="start the kernel, print its file and leave it running: it outlives kcf "
         "(also if kcf is killed); end it with 'kcf stop FILE'",
     )
+    p.add_argument(
+        "--slurm", action="store_true", help="start the kernel in a Slurm job (see --slurm-arg)"
+    )
+    from kcf_client.slurm._cli import add_options
+
+    add_options(p)
     # ARGV: everything after '--', the kernel's command ({connection_file} is replaced).
     p.set_defaults(argv=[])
 
@@ -51,6 +57,12 @@ def _target(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
+    if args.slurm:  # the kernel runs in a job; kcf_client.slurm does start, wait and stop
+        from kcf_client.slurm._cli import run as run_slurm
+
+        if args.outlive:
+            raise CliError("start: --outlive is not for --slurm (the job has a time limit)", USAGE)
+        return run_slurm(args, interruptible=signals.interruptible, emit=out.emit)
     _target(args)
     started = False
     try:
