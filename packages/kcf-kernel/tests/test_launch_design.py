@@ -22,6 +22,7 @@ import kcf_spec
 import pytest
 import zmq
 from kcf_spec import Channel, ConnectionInfo, KcfError, RegistrationInfo
+from processes import pid_alive
 
 Req = Callable[..., Any]
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
@@ -341,27 +342,10 @@ class TestKernelSpecs:
             assert reply.content["status"] == "ok"
 
 
-def _alive(pid: int) -> bool:
-    """Whether any thread of ``pid`` runs (a zombie nobody reaps counts as dead).
-
-    The main thread can be a zombie while other threads (zmq's I/O threads) still run
-    and hold the kernel's sockets open: the process ends when its last thread does.
-    """
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return False
-    for tid in tids:
-        with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/task/{tid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                return True
-    return False
-
-
 def _dies(pid: int, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not pid_alive(pid):
             return True
         time.sleep(0.02)
     os.kill(pid, signal.SIGKILL)
@@ -433,7 +417,7 @@ def test_sigkill_launcher_leaves_no_orphan(
     finally:
         launcher.kill()
         launcher.wait()
-        if _alive(started["pid"]):
+        if pid_alive(started["pid"]):
             os.kill(started["pid"], signal.SIGKILL)
 
 
@@ -446,7 +430,7 @@ def test_opt_out_kernel_outlives_launcher(short_runtime: Path, request_kernel: R
         launcher.wait(60)
         info = ConnectionInfo.load(started["file"])
         assert request_kernel(info, "kernel_info_request", {}).content["status"] == "ok"
-        assert _alive(started["pid"])
+        assert pid_alive(started["pid"])
     finally:
         launcher.kill()
         launcher.wait()

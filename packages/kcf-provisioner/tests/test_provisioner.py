@@ -16,6 +16,7 @@ import pytest
 from kcf_kernel import example_kernel_argv
 from kcf_provisioner import KcfProvisioner, choose_strategy
 from kcf_spec import Channel, ConnectionInfo
+from processes import pid_alive
 
 EXAMPLE_ARGV = example_kernel_argv()
 
@@ -282,15 +283,7 @@ class TestLauncherDeath:
             proc.wait()
         kernel_pid, cf = started["pid"], Path(started["file"])
 
-        def gone() -> bool:
-            try:
-                os.kill(kernel_pid, 0)
-            except ProcessLookupError:
-                return True
-            with open(f"/proc/{kernel_pid}/stat", "rb") as f:  # a zombie is dead too
-                return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-
-        assert _wait_for(gone), "the kernel outlived its killed manager"
+        assert _wait_for(lambda: not pid_alive(kernel_pid)), "the kernel outlived its manager"
         assert cf.exists()
         result = prune(runtime, grace=0)
         assert cf in [e.path for e in result.removed]
