@@ -4,7 +4,8 @@
 Creates ``.venv-dev`` (once) holding nox and uv, then runs ``nox -s SESSION -- ARGS``.
 ``python dev.py demo`` runs the main job; ``python dev.py test`` the whole test suite on the
 Python running dev.py (``--all-pythons``: on every supported CPython found, one after another;
-``KCF_TEST_PYTHONS=3.10,3.13``: on those); ``python dev.py check`` lint, typecheck and schema;
+``KCF_TEST_PYTHONS=3.10,3.13``: on those; ``--scale``: also the tests that start many kernels
+at once, as CI does); ``python dev.py check`` lint, typecheck and schema;
 any other word is a nox session name. Arguments after the session (or after ``--``) go to it:
 ``python dev.py test -- -x -k listing``.
 On a machine with pyenv, every installed CPython 3.10-3.13 is made visible to nox.
@@ -65,6 +66,9 @@ def main(argv: list[str]) -> int:
         if "--all-pythons" in rest:
             rest = [a for a in rest if a != "--all-pythons"]
             env["KCF_TEST_PYTHONS"] = "all"
+        if "--scale" in rest:  # also the tests that start many kernels at once (CI does)
+            rest = [a for a in rest if a != "--scale"]
+            env["KCF_TEST_SCALE"] = "1"
         # The Python running this script, unless told otherwise (CI: oldest and newest).
         env.setdefault("KCF_TEST_PYTHONS", f"{sys.version_info[0]}.{sys.version_info[1]}")
     if rest[:1] == ["--"]:

@@ -43,6 +43,7 @@ def test_notebook_executes_with_kcf_provisioner(tmp_path: Path, notebooks: Modul
     assert _leftovers(runtime) == []
 
 
+@pytest.mark.scale
 @pytest.mark.timeout(900)
 def test_notebooks_30_at_once_all_succeed(tmp_path: Path, notebooks: ModuleType) -> None:
     """30 notebooks at once, each in its own process: all succeed, no file is left."""

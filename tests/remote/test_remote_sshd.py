@@ -204,6 +204,7 @@ class TestRemoteKernel:
         assert any("boom from the kernel" in line for line in info.value.stderr_tail)
         wait_for(lambda: remote.leftovers() == [], 30, "remote files removed")
 
+    @pytest.mark.scale
     def test_remote_ten_at_once(self, remote: Remote) -> None:
         """Ten remote kernels started at once on one host: distinct ports, all reachable."""
         with ThreadPoolExecutor(10) as pool:

@@ -139,6 +139,7 @@ class TestSlurmKernel:
         for f in runtime.glob("kcf-slurm-*.log"):
             f.unlink()
 
+    @pytest.mark.scale
     def test_slurm_kernel_eight_at_once_no_collision(
         self, slurm: slurm_cluster.SlurmCluster, runtime: Path
     ) -> None:

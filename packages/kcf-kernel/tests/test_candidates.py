@@ -165,6 +165,7 @@ _CHURN = textwrap.dedent(
 )
 
 
+@pytest.mark.scale
 def test_reserve_under_churn_never_collides(runtime: Path) -> None:
     """While another process keeps binding port 0 and connecting on 127.0.0.1, every reserved
     port is still free when "its kernel" binds it (0 EADDRINUSE in 150 ports)."""
