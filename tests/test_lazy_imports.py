@@ -69,16 +69,22 @@ class TestLazyCli:
         assert sorted(m for m in loaded if m.startswith("kcf_spec.")) == ["kcf_spec._lazy"]
 
     def test_lazy_cli_list_empty_dir_imports_no_zmq(self, tmp_path: Path) -> None:
-        """``kcf list`` on an empty directory imports no zmq; with a file to ping, it does
-        (so the check above can fail)."""
+        """``kcf list`` on an empty directory imports no zmq, sockets, JSON, dataclasses,
+        inspect, typing or shutil, nor the entry, reader and liveness modules; with a file to
+        ping, it does (so the check above can fail)."""
         runtime = tmp_path / "runtime"
         runtime.mkdir(mode=0o700)
         env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime))
         code = "from kcf_client._cli import main\nmain(['list', '--timeout', '0.1'])"
-        assert "zmq" not in _modules_after(code, env=env, cwd=tmp_path)
+        loaded = _modules_after(code, env=env, cwd=tmp_path)
+        heavy = {"zmq", "socket", "json", "dataclasses", "inspect", "typing", "shutil"}
+        assert not heavy & loaded
+        assert not {"kcf_spec._connection", "kcf_client._entry", "kcf_client._liveness"} & loaded
         from kcf_spec import Channel, ConnectionInfo
 
         info = ConnectionInfo.from_ports(dict.fromkeys(Channel, 1), key=b"k")
         (runtime / "kernel-x.json").write_text(info.dumps())
         (runtime / "kernel-x.json").chmod(0o600)
-        assert "zmq" in _modules_after(code, env=env, cwd=tmp_path)
+        assert {"zmq", "socket", "json", "dataclasses"} <= _modules_after(
+            code, env=env, cwd=tmp_path
+        )

@@ -315,14 +315,14 @@ class TestUnboundedReads:
         import threading
         import time
 
-        from kcf_client._listing import _read
+        from kcf_client._entry import read_entry
 
         f = h.write(tmp_path / "kernel-swap.json", h.dead_info())
         st = os.stat(f)  # what the scan saw: a regular file
         f.unlink()
         os.mkfifo(f)
         result: list[Any] = []
-        reader = threading.Thread(target=lambda: result.append(_read(f, st, time.time())))
+        reader = threading.Thread(target=lambda: result.append(read_entry(f, st, time.time())))
         reader.start()
         reader.join(30)
         if reader.is_alive():  # unblock the reader so the test ends, then fail

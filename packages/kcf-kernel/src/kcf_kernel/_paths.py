@@ -16,11 +16,9 @@ each of these settings, so the two cannot drift apart silently.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import sys
-import warnings
 from pathlib import Path
 
 from kcf_spec import ownership_problem
@@ -159,6 +157,8 @@ def check_dir_trusted(path: Path, st: os.stat_result | None = None) -> None:
     if env_flag(ALLOW_INSECURE_RUNTIME_DIR) or (
         not foreign and env_flag("JUPYTER_ALLOW_INSECURE_WRITES")
     ):
+        import warnings  # on this rare path only: every kcf start resolves the runtime dir
+
         warnings.warn(
             f"{path} is used although {problem}: other users may put or replace connection "
             "files in it",
@@ -239,6 +239,8 @@ def _make_private_dir(path: Path) -> None:
         return
     reason = insecure_mode_reason(mode, 0o700, chmod_error)
     if env_flag("JUPYTER_ALLOW_INSECURE_WRITES"):
+        import warnings  # on this rare path only: every kcf start resolves the runtime dir
+
         warnings.warn(
             f"runtime directory {path} is kept because JUPYTER_ALLOW_INSECURE_WRITES is set: "
             f"{reason}; other users may be able to list its connection files",
@@ -246,6 +248,8 @@ def _make_private_dir(path: Path) -> None:
             stacklevel=4,
         )
         return
+    import contextlib
+
     with contextlib.suppress(OSError):
         os.rmdir(path)
     raise RuntimeDirError(

@@ -8,12 +8,14 @@ that names it, instead of hanging the reader or filling its memory.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-from typing import Any
 
 from ._errors import ConnectionFileError, ConnectionFileNotFound
+
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds at every start
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MAX_DOCUMENT_SIZE", "read_document", "ownership_problem", "parse_json_document"]
 
@@ -165,6 +167,8 @@ def _reject_constant(name: str) -> Any:
 
 def parse_json_document(text: str | bytes, path: str | os.PathLike[str] | None) -> object:
     """Decode a whole JSON document; every failure is a :class:`ConnectionFileError`."""
+    import json  # here: checking a directory's ownership (every kcf start) needs no JSON
+
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

@@ -56,18 +56,16 @@ def _command_word(args: Sequence[str]) -> str | None:
 
 def _parser(command: str | None) -> Parser:
     """The ``kcf`` parser; only ``command``'s own options are built (and its module imported)."""
-    import argparse
-
     from kcf_client import __version__
 
-    from ._args import Parser, add_output_options
+    from ._args import Parser, RawDescriptionHelpFormatter, add_output_options
 
     p = Parser(
         prog="kcf",
         description="Find, inspect, check and talk to Jupyter kernels "
         "through their connection files.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--json", action="store_true", default=False, help="print one JSON document instead of text"

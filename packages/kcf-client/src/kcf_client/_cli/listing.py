@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ._args import Parser, add_dir_options
 from ._output import OK, Out, age, table
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds at every start
 if TYPE_CHECKING:
-    from kcf_client._listing import KernelEntry
+    from kcf_client._entry import KernelEntry
 
 __all__ = ["add_arguments", "run", "searched"]
 
