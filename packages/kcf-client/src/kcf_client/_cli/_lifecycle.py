@@ -192,20 +192,31 @@ class RunningKernel:
         """
         import time
 
+        from kcf_spec import Channel
+
         from kcf_client._blocking import KernelConnection
         from kcf_client._errors import KernelTimeout
 
         deadline = time.monotonic() + timeout
+        # Short waits, so that a signal acts soon; each one asks anew, and a reply that comes
+        # after its wait is dropped, so they grow (to 1 s) for a kernel slow to answer.
+        step = 0.25
         with KernelConnection(self.kernel.info, path=self.kernel.connection_file) as kc:
             while True:
                 left = deadline - time.monotonic()
                 try:
-                    kc.wait_until_ready(max(0.01, min(0.25, left)))
+                    kc.wait_until_ready(max(0.01, min(step, left)))
                     break
-                except KernelTimeout:
-                    if self._signals.received is not None or left <= 0.25:
-                        self._signals.act()
-                        raise
+                except KernelTimeout as exc:
+                    self._signals.act()
+                    if left <= step:  # the caller's whole timeout, not the last short wait
+                        raise KernelTimeout(
+                            kernel=exc.kernel,
+                            channel=exc.channel or Channel.SHELL,
+                            timeout=timeout,
+                            request=exc.request,
+                        ) from None
+                step = min(step * 2, 1.0)
         self._signals.act()
         self.ready = True
 
