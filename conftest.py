@@ -8,6 +8,7 @@ A missing real part fails in CI and skips only on a developer machine.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -17,6 +18,20 @@ import realparts  # tests/realparts.py: the one rule for absent real parts
 
 if TYPE_CHECKING:
     import kcf_kernel
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the children back the stop signals a background job or ``nohup`` ignores.
+
+    An ignored signal stays ignored across ``exec``: started as a background job (SIGINT) or
+    under ``nohup`` (SIGHUP), every program a test starts would ignore the very signals some
+    tests send it on purpose (a handled signal is reset to the default by ``exec`` instead).
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    sighup = getattr(signal, "SIGHUP", None)
+    if sighup is not None and signal.getsignal(sighup) is signal.SIG_IGN:
+        signal.signal(sighup, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
