@@ -315,6 +315,15 @@ class RemoteKernel:
         return self._ended.wait(timeout)
 
     @property
+    def exit_status(self) -> int | None:
+        """The kernel's exit status once it exited (``None`` while it runs, or when it was
+        lost with the connection).
+
+        .. versionadded:: 0.2.0
+        """
+        return self._exit_status
+
+    @property
     def error(self) -> BaseException | None:
         """Why the kernel is gone (:class:`ConnectionLost`), or ``None``."""
         return self._error
