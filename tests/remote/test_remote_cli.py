@@ -50,7 +50,10 @@ def _ssh_args(remote: Remote, backend: str = "openssh") -> list[str]:
 class Started:
     """A running ``kcf start --ssh`` and the local file it printed."""
 
-    def __init__(self, proc: subprocess.Popen[str], path: Path, doc: dict[str, object]) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[str], path: Path, doc: dict[str, object], backend: str
+    ) -> None:
+        self.backend = backend
         self.proc = proc
         self.path = path
         self.doc = doc
@@ -78,7 +81,7 @@ def started(remote: Remote, request: pytest.FixtureRequest) -> Iterator[Started]
                 pytest.fail(f"kcf start --ssh ended: {proc.wait(30)} {proc.stderr.read()}")
             text += line
         doc = json.loads(text)
-        yield Started(proc, Path(str(doc["path"])), doc)
+        yield Started(proc, Path(str(doc["path"])), doc, backend)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -111,12 +114,15 @@ class TestKcfStartSsh:
         assert "exited" in started.proc.stderr.read()
         _nothing_left(remote, started)
 
+    @pytest.mark.parametrize("started", ["openssh", "paramiko"], indirect=True)
     def test_kcf_start_ssh_sigterm(self, remote: Remote, started: Started) -> None:
-        """SIGTERM to kcf start shuts the remote kernel down; nothing left on either side."""
+        """SIGTERM to kcf start shuts the remote kernel down; nothing left on either side
+        (each backend)."""
         done = _kcf("exec", str(started.path), "x = 6 * 7; x")
         assert done.stdout.strip() == "42", done.stderr
         started.proc.send_signal(signal.SIGTERM)
         assert started.proc.wait(60) == 0
+        assert started.doc["backend"] == started.backend
         _nothing_left(remote, started)
 
     def test_kcf_start_ssh_kernelspec_is_not_argv(self, remote: Remote) -> None:

@@ -155,7 +155,7 @@ class SSHProvisioner(KernelProvisionerBase):
         km = self.parent
         env = {str(k): str(v) for k, v in (self.kernel_spec.env or {}).items()}
         env.update({k: v for k, v in (kwargs.get("env") or {}).items() if k.startswith("JPY_")})
-        self.kernel = await asyncio.to_thread(
+        kernel = await asyncio.to_thread(
             start_remote_kernel,
             self.host,
             remote_python=self.remote_python,
@@ -172,7 +172,8 @@ class SSHProvisioner(KernelProvisionerBase):
             known_hosts=self.known_hosts,
             identity_file=self.identity_file,
         )
-        info = self.kernel.info
+        self.kernel = kernel
+        info = kernel.info
         assert info is not None
         data: dict[str, Any] = info.to_dict()
         data["key"] = info.key  # bytes, as KernelManager keeps it
