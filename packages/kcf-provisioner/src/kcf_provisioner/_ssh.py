@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from kcf_client.remote import RemoteKernel, RemoteKernelError, start_remote_kernel
-from kcf_spec import Channel
 from traitlets import Bool, Float, Unicode
+
+from ._provisioner import hand_over
 
 if TYPE_CHECKING:
     from jupyter_client.connect import KernelConnectionInfo
@@ -175,18 +176,8 @@ class SSHProvisioner(KernelProvisionerBase):
         self.kernel = kernel
         info = kernel.info
         assert info is not None
-        data: dict[str, Any] = info.to_dict()
-        data["key"] = info.key  # bytes, as KernelManager keeps it
-        if km is not None:
-            # The file is ours (written by start_remote_kernel); load it so KernelManager's
-            # view matches and it does not write its own. load_connection_info fills only
-            # ports that are 0: a restart must not keep the last kernel's forwards.
-            for channel in Channel:
-                setattr(km, channel.port_key, 0)
-            km.load_connection_info(data)
-        info_dict = cast("KernelConnectionInfo", data)  # KernelConnectionInfo is that dict
-        self.connection_info = info_dict
-        return info_dict
+        self.connection_info = hand_over(km, info)
+        return self.connection_info
 
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
         """Time for the remote kernel to exit after a shutdown request (a round trip more)."""

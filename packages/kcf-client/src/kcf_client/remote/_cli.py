@@ -14,12 +14,12 @@ import contextlib
 import json
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from types import FrameType
 
 from kcf_spec import KcfError
+
+from kcf_client._stop_signals import raise_on_stop_signals
 
 from ._kernel import start_remote_kernel
 
@@ -111,7 +111,7 @@ def run(
         (or was lost); 128 + the signal when stopped while starting.
     """
     if interruptible is None:
-        _raise_on_stop_signals()
+        raise_on_stop_signals()
         interruptible = contextlib.nullcontext
     try:
         kernelspec, argv = kernel_choice(args)
@@ -159,20 +159,6 @@ def run(
             return 0  # stopping a running kernel is how the command ends
     print(f"kcf: {kernel.error or 'the remote kernel ended'}", file=sys.stderr)
     return 1
-
-
-def _raise_on_stop_signals() -> None:
-    """SIGTERM and SIGHUP raise ``KeyboardInterrupt`` (once: the clean-up is not cut short)."""
-    fired = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if fired.is_set():
-            return
-        fired.set()
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
