@@ -1,4 +1,5 @@
-"""Remote-kernel fixtures: the private sshd of ``tests/ssh`` (the same fixtures, imported),
+"""Remote-kernel fixtures: the private sshd of ``tests/ssh`` (the same fixtures, imported;
+``backend`` runs a test once per SSH backend),
 a "remote Python" that keeps the nanny's runtime dir inside the test, and process probes."""
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from remote.support import Remote
-from ssh.conftest import SSHServer, doomed_sshd, sshd
+from ssh.conftest import SSHServer, backend, doomed_sshd, sshd
 
-__all__ = ["doomed_sshd", "sshd", "remote_python", "remote"]
+__all__ = ["backend", "doomed_sshd", "sshd", "remote_python", "remote"]
 
 
 @pytest.fixture

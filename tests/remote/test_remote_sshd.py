@@ -51,10 +51,13 @@ def _gone(remote: Remote, kernel: RemoteKernel) -> None:
 
 
 class TestRemoteKernel:
-    def test_remote_start_execute_interrupt_shutdown(self, remote: Remote, tmp_path: Path) -> None:
+    def test_remote_start_execute_interrupt_shutdown(
+        self, remote: Remote, tmp_path: Path, backend: str
+    ) -> None:
         """Start over ssh, run code through the local file, interrupt a remote sleep, shut
-        down: nothing left on either side."""
-        kernel = _start(remote, "openssh")
+        down: nothing left on either side (each backend)."""
+        kernel = _start(remote, backend)
+        assert kernel.backend == backend
         try:
             assert kernel.info is not None
             assert kernel.info.ip == "127.0.0.1"
@@ -91,10 +94,10 @@ class TestRemoteKernel:
                 kc.stop_channels()
         _gone(remote, kernel)
 
-    def test_remote_drop_heals_and_keeps_state(self, remote: Remote) -> None:
+    def test_remote_drop_heals_and_keeps_state(self, remote: Remote, backend: str) -> None:
         """Killing the SSH connection under a live kernel: it heals on the same local ports
-        and a variable set before the drop is still there."""
-        with _start(remote, "openssh", grace=60) as kernel:
+        and a variable set before the drop is still there (each backend)."""
+        with _start(remote, backend, grace=60) as kernel:
             ports = dict(kernel.info.ports)  # type: ignore[union-attr]
             with kcf_client.connect(kernel.connection_file) as kc:
                 kc.execute("before = 'kept'", timeout=60)
@@ -106,14 +109,14 @@ class TestRemoteKernel:
         _gone(remote, kernel)
 
     def test_remote_down_past_grace_ends_kernel(
-        self, doomed_sshd: object, remote_python: Path, tmp_path: Path
+        self, doomed_sshd: object, remote_python: Path, tmp_path: Path, backend: str
     ) -> None:
         """The connection down longer than the grace: the nanny ends the kernel, the handle
-        says ConnectionLost."""
+        says ConnectionLost (each backend)."""
         server = doomed_sshd
         r = Remote(server, remote_python, remote_python.parent / "remote-runtime")  # type: ignore[arg-type]
         kernel = start_remote_kernel(
-            "kcf-plain", backend="openssh", **r.kwargs(argv=_argv(), grace=2.0, timeout=30.0)
+            "kcf-plain", backend=backend, **r.kwargs(argv=_argv(), grace=2.0, timeout=30.0)
         )  # type: ignore[arg-type]
         try:
             pid = kernel.pid
@@ -126,14 +129,15 @@ class TestRemoteKernel:
             kernel.close(timeout=5)
         assert not kernel.connection_file.exists()
 
-    def test_remote_launcher_sigkilled(self, remote: Remote, tmp_path: Path) -> None:
-        """SIGKILL the launcher: within grace + a bound, no remote kernel, nanny, or ssh."""
+    def test_remote_launcher_sigkilled(self, remote: Remote, tmp_path: Path, backend: str) -> None:
+        """SIGKILL the launcher: within grace + a bound, no remote kernel, nanny, or ssh
+        (each backend)."""
         script = tmp_path / "launcher.py"
         script.write_text(
             textwrap.dedent(f"""
             import sys, time
             from kcf_client.remote import start_remote_kernel
-            k = start_remote_kernel("kcf-plain", backend="openssh", grace=2.0,
+            k = start_remote_kernel("kcf-plain", backend={backend!r}, grace=2.0,
                 remote_python={remote.python!r}, ssh_config={str(remote.server.ssh_config)!r},
                 known_hosts={str(remote.server.known_hosts)!r},
                 argv={_argv()!r})
@@ -160,15 +164,18 @@ class TestRemoteKernel:
                 proc.kill()
                 proc.wait()
 
-    def test_remote_unknown_host_key_refused(self, remote: Remote, tmp_path: Path) -> None:
-        """A host whose key is not in known_hosts is refused, and nothing is started."""
+    def test_remote_unknown_host_key_refused(
+        self, remote: Remote, tmp_path: Path, backend: str
+    ) -> None:
+        """A host whose key is not in known_hosts is refused, and nothing is started (each
+        backend)."""
         empty = tmp_path / "known_hosts"
         empty.write_text("")
         with pytest.raises(HostKeyUnknown):
-            _start(remote, "openssh", known_hosts=empty)
+            _start(remote, backend, known_hosts=empty)
         assert remote.leftovers() == []
 
-    def test_remote_no_kcf_kernel(self, remote: Remote, tmp_path: Path) -> None:
+    def test_remote_no_kcf_kernel(self, remote: Remote, tmp_path: Path, backend: str) -> None:
         """A Python without kcf-kernel: RemoteSetupError with the install command."""
         bare = tmp_path / "bare"
         bare.write_text(f'#!/bin/sh\nexec {sys.executable} -I -S "$@"\n')
@@ -176,16 +183,16 @@ class TestRemoteKernel:
         with pytest.raises(RemoteSetupError, match="pip install kcf-kernel"):
             start_remote_kernel(
                 "kcf-plain",
-                backend="openssh",
+                backend=backend,
                 **remote.kwargs(remote_python=str(bare), argv=_argv()),
             )  # type: ignore[arg-type]
 
-    def test_remote_no_python(self, remote: Remote, tmp_path: Path) -> None:
+    def test_remote_no_python(self, remote: Remote, tmp_path: Path, backend: str) -> None:
         """No Python at the path: RemoteSetupError naming it."""
         with pytest.raises(RemoteSetupError, match="no Python"):
             start_remote_kernel(
                 "kcf-plain",
-                backend="openssh",
+                backend=backend,
                 **remote.kwargs(remote_python=str(tmp_path / "nope"), argv=_argv()),
             )  # type: ignore[arg-type]
 

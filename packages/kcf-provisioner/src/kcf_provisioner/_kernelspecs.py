@@ -12,8 +12,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "list_kernelspecs",
     "use_kcf_provisioner",
     "use_default_provisioner",
+    "install_ssh_kernelspec",
 ]
 
 _PREVIOUS = "kcf_previous_provisioner"
@@ -147,9 +149,11 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return doc, metadata
 
 
-def _replace(path: Path, doc: Mapping[str, Any]) -> None:
-    """Write ``doc`` to ``path`` atomically, keeping the file's mode."""
-    mode = path.stat().st_mode & 0o7777
+def _replace(path: Path, doc: Mapping[str, Any], mode: int | None = None) -> None:
+    """Write ``doc`` to ``path`` atomically, keeping the file's mode (``mode`` for a new
+    file)."""
+    if mode is None:
+        mode = path.stat().st_mode & 0o7777
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kernel.json.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -220,4 +224,75 @@ def use_default_provisioner(name: str, *, manager: KernelSpecManager | None = No
     else:
         metadata["kernel_provisioner"] = previous
     _replace(path, doc)
+    return path
+
+
+_NAME = re.compile(r"^[a-z0-9._-]+$", re.IGNORECASE)  # what jupyter_client accepts
+
+
+def install_ssh_kernelspec(
+    name: str,
+    host: str,
+    *,
+    remote_python: str = "python3",
+    argv: Sequence[str] | None = None,
+    remote_kernelspec: str | None = None,
+    display_name: str | None = None,
+    language: str = "python",
+    config: Mapping[str, Any] | None = None,
+    kernels_dir: str | os.PathLike[str] | None = None,
+    replace: bool = False,
+) -> Path:
+    """Write kernelspec ``name`` whose kernels run on ``host`` (``kcf-ssh-provisioner``);
+    return its ``kernel.json``.
+
+    Args:
+        name: the kernelspec name (letters, digits, ``.``, ``_``, ``-``).
+        host: ``[user@]host[:port]`` or an ``~/.ssh/config`` alias.
+        remote_python: the Python on ``host`` that has kcf-kernel (and ipykernel).
+        argv: the kernel's command on ``host`` (default: ipykernel with ``remote_python``).
+        remote_kernelspec: a kernelspec on ``host`` to start instead of ``argv``.
+        display_name: the name frontends show (default ``NAME (HOST)``).
+        language: the kernel's language.
+        config: more provisioner config: ``grace``, ``launch_timeout``, ``backend``,
+            ``ssh_config``, ``known_hosts``, ``identity_file``, ``accept_new``.
+        kernels_dir: where to install (default ``<Jupyter data dir>/kernels``).
+        replace: overwrite an existing kernelspec of that name.
+
+    Raises:
+        KernelSpecFileError: a bad name, an empty host, or both ``argv`` and
+            ``remote_kernelspec``.
+        FileExistsError: it exists and not ``replace``.
+
+    .. versionadded:: 0.2.0
+    """
+    from kcf_kernel import jupyter_data_dir
+
+    from ._ssh import SSH_PROVISIONER_NAME
+
+    if not _NAME.match(name) or not name.strip("."):
+        raise KernelSpecFileError(f"name {name!r}: expected letters, digits, '.', '_' or '-'")
+    if not host:
+        raise KernelSpecFileError("host: expected [user@]host[:port], got nothing")
+    if argv is not None and remote_kernelspec is not None:
+        raise KernelSpecFileError("give argv or remote_kernelspec, not both")
+    base = Path(kernels_dir) if kernels_dir is not None else jupyter_data_dir() / "kernels"
+    path = base / name / "kernel.json"
+    if path.exists() and not replace:
+        raise FileExistsError(f"kernelspec {name!r} exists at {path} (replace it explicitly)")
+    settings: dict[str, Any] = {"host": host, "remote_python": remote_python, **(config or {})}
+    if remote_kernelspec is not None:
+        settings["remote_kernelspec"] = remote_kernelspec
+    doc = {
+        "argv": list(argv)
+        if argv is not None
+        else [remote_python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": display_name or f"{name} ({host})",
+        "language": language,
+        "metadata": {
+            "kernel_provisioner": {"provisioner_name": SSH_PROVISIONER_NAME, "config": settings}
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, doc, 0o644)
     return path

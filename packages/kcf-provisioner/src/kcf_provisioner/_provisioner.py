@@ -200,13 +200,9 @@ class KcfProvisioner(KernelProvisionerBase):
             **streams,
         )
         self.process = LocalKernel(proc)
-        self.connection_info = _jupyter_info(proc.info)
-        if self.parent is not None:
-            # KernelManager keeps its own copy and, finding our file already written,
-            # compares without loading: give it the real ports first.
-            for channel in Channel:
-                setattr(self.parent, channel.port_key, 0)
-            self.parent.load_connection_info(self.connection_info)
+        # KernelManager keeps its own copy and, finding our file already written, compares
+        # without loading: give it the real ports first.
+        self.connection_info = hand_over(self.parent, proc.info)
         return self.connection_info
 
     # -- persistence --------------------------------------------------------------------
@@ -244,6 +240,21 @@ class KcfProvisioner(KernelProvisionerBase):
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
         """KernelManager's recommendation."""
         return recommended
+
+
+def hand_over(km: Any, info: ConnectionInfo) -> KernelConnectionInfo:
+    """``info`` as KernelManager ``km`` takes it, loaded into ``km`` (when there is one).
+
+    The connection file is the provisioner's (already written): loaded, KernelManager's view
+    matches and it does not write its own. ``load_connection_info`` fills only ports that are
+    0, so they are cleared first: a restart must not keep the last kernel's.
+    """
+    data = _jupyter_info(info)
+    if km is not None:
+        for channel in Channel:
+            setattr(km, channel.port_key, 0)
+        km.load_connection_info(data)
+    return data
 
 
 def _jupyter_info(info: ConnectionInfo) -> KernelConnectionInfo:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from kcf_client.slurm import JobStatus, SlurmError, SlurmKernel, SlurmOptions, start_slurm_kernel
-from kcf_spec import Channel
 from traitlets import Bool, Float, List, Unicode
+
+from ._provisioner import hand_over
 
 if TYPE_CHECKING:
     from jupyter_client.connect import KernelConnectionInfo
@@ -141,18 +142,8 @@ class SlurmProvisioner(KernelProvisionerBase):
         )
         info = self.kernel.info
         assert info is not None
-        data: dict[str, Any] = info.to_dict()
-        data["key"] = info.key  # bytes, as KernelManager keeps it
-        if km is not None:
-            # The file is ours (it names the job); load it so KernelManager's view matches
-            # and it does not write its own over it. load_connection_info fills only ports
-            # that are 0: a restart must not keep the last job's.
-            for channel in Channel:
-                setattr(km, channel.port_key, 0)
-            km.load_connection_info(data)
-        info_dict = cast("KernelConnectionInfo", data)  # KernelConnectionInfo is that dict
-        self.connection_info = info_dict
-        return info_dict
+        self.connection_info = hand_over(km, info)
+        return self.connection_info
 
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
         """Time for a kernel's job to end after a shutdown request (scancel follows)."""

@@ -1,15 +1,18 @@
 """``kcf kernelspec``: list kernelspecs with the port strategy kcf would use, switch one
 to kcf's Jupyter provisioner (``use-kcf``) and back (``restore``), and install one whose
-kernels run in Slurm jobs (``install --slurm``)."""
+kernels run in Slurm jobs (``install --slurm NAME``) or on another host over SSH
+(``install --ssh HOST NAME``)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+from types import ModuleType
 from typing import TypedDict
 
 from ._args import Parser, add_output_options
-from ._output import NOT_FOUND, OK, CliError, Out, table
+from ._output import NOT_FOUND, OK, USAGE, CliError, Out, table
 
 __all__ = ["add_arguments", "run"]
 
@@ -52,23 +55,40 @@ def add_arguments(p: Parser) -> None:
 
 
 def _add_install(sub: argparse._SubParsersAction[Parser]) -> None:
-    """``install --slurm NAME [--slurm-arg=ARG ...] [-- ARGV]``."""
-    text = "install kernelspec NAME whose kernels run in Slurm jobs (kcf-slurm-provisioner)"
+    """``install (--slurm | --ssh HOST) NAME [options] [-- ARGV]``."""
+    text = (
+        "install kernelspec NAME whose kernels run in Slurm jobs (--slurm, "
+        "kcf-slurm-provisioner) or on HOST over SSH (--ssh HOST, kcf-ssh-provisioner)"
+    )
     ip = sub.add_parser("install", help=text, description=text)
+    ip.usage = (
+        "kcf kernelspec install (--slurm | --ssh [USER@]HOST[:PORT]) NAME [options] [-- ARGV...]"
+    )
     ip.add_argument("name", metavar="NAME")
+    where = ip.add_mutually_exclusive_group(required=True)
+    where.add_argument("--slurm", action="store_true", help="its kernels run in Slurm jobs")
+    where.add_argument(
+        "--ssh", default=None, metavar="[USER@]HOST[:PORT]", help="its kernels run on HOST"
+    )
     ip.add_argument(
-        "--slurm", action="store_true", required=True, help="its kernels run in Slurm jobs"
+        "--remote-kernelspec",
+        default=None,
+        metavar="KERNELSPEC",
+        help="with --ssh: start this kernelspec of the host (default: ipykernel, or '-- ARGV')",
     )
     ip.add_argument("--display-name", default=None, help="the name frontends show")
     ip.add_argument("--replace", action="store_true", help="overwrite an existing kernelspec")
     ip.add_argument(
         "--kernels-dir", default=None, metavar="DIR", help="default: <Jupyter data dir>/kernels"
     )
+    from kcf_client.remote._cli import add_options as add_ssh_options
     from kcf_client.slurm._cli import add_options
 
     add_options(ip)
+    add_ssh_options(ip)
     add_output_options(ip)
-    # ARGV: everything after '--', the kernel's command on the nodes (default: ipykernel).
+    # ARGV: everything after '--', the kernel's command on the nodes / the host (default:
+    # ipykernel).
     ip.set_defaults(argv=[])
 
 
@@ -80,7 +100,59 @@ def run(args: argparse.Namespace, out: Out) -> int:
     return _switch(args.action, args.name, out)
 
 
+def _provisioner(action: str) -> ModuleType:
+    """The kcf_provisioner module, or a one-line error saying how to install it."""
+    try:
+        return importlib.import_module(_PROVISIONER_MODULE)
+    except ImportError as exc:
+        raise CliError(
+            f"'kcf kernelspec {action}' needs {_PROVISIONER_DIST}, which is not installed "
+            f"({exc}); install it: pip install {_PROVISIONER_DIST} (from kcf's source: "
+            f"pip install packages/{_PROVISIONER_DIST})",
+            NOT_FOUND,
+        ) from None
+
+
+def _install_ssh(args: argparse.Namespace, out: Out) -> int:
+    provisioner = _provisioner("install --ssh")
+    config: dict[str, object] = {
+        "grace": args.grace,
+        "backend": args.ssh_backend,
+        "accept_new": args.accept_new,
+    }
+    for key, value in (
+        ("ssh_config", args.ssh_config),
+        ("known_hosts", args.known_hosts),
+        ("identity_file", args.ssh_identity),
+    ):
+        if value is not None:
+            config[key] = os.path.abspath(os.path.expanduser(value))
+    try:
+        path = provisioner.install_ssh_kernelspec(
+            args.name,
+            args.ssh,
+            remote_python=args.remote_python,
+            argv=args.argv or None,
+            remote_kernelspec=args.remote_kernelspec,
+            display_name=args.display_name,
+            config=config,
+            kernels_dir=args.kernels_dir,
+            replace=args.replace,
+        )
+    except FileExistsError as exc:
+        raise CliError(f"{exc}: pass --replace", USAGE) from None
+    out.emit(
+        {"name": args.name, "kernel_json": str(path), "action": "install", "host": args.ssh},
+        f"{args.name}: installed, its kernels run on {args.ssh} ({path})",
+    )
+    return OK
+
+
 def _install(args: argparse.Namespace, out: Out) -> int:
+    if args.ssh is not None:
+        return _install_ssh(args, out)
+    if args.remote_kernelspec is not None:
+        raise CliError("kernelspec install: --remote-kernelspec is for --ssh", USAGE)
     from kcf_client.slurm import install_slurm_kernelspec
 
     try:
@@ -175,15 +247,7 @@ def _list(out: Out) -> int:
 
 
 def _switch(action: str, name: str, out: Out) -> int:
-    try:
-        provisioner = importlib.import_module(_PROVISIONER_MODULE)
-    except ImportError as exc:
-        raise CliError(
-            f"'kcf kernelspec {action}' needs {_PROVISIONER_DIST}, which is not installed "
-            f"({exc}); install it: pip install {_PROVISIONER_DIST} (from kcf's source: "
-            f"pip install packages/{_PROVISIONER_DIST})",
-            NOT_FOUND,
-        ) from None
+    provisioner = _provisioner(action)
     if action == "use-kcf":
         path = provisioner.use_kcf_provisioner(name)
         what = "now starts with kcf's provisioner"

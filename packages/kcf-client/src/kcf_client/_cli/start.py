@@ -13,7 +13,7 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: Parser) -> None:
-    p.usage = "kcf start [options] [KERNELSPEC | -- ARGV...]"
+    p.usage = "kcf start [--ssh [USER@]HOST[:PORT]] [options] [KERNELSPEC | -- ARGV...]"
     p.add_argument(
         "kernelspec",
         nargs="?",
@@ -31,7 +31,17 @@ def add_arguments(p: Parser) -> None:
     p.add_argument(
         "--slurm", action="store_true", help="start the kernel in a Slurm job (see --slurm-arg)"
     )
-    from kcf_client.slurm._cli import add_options
+    from kcf_client.slurm._cli import add_options as add_slurm_options
+
+    add_slurm_options(p)
+    p.add_argument(
+        "--ssh",
+        metavar="[USER@]HOST[:PORT]",
+        default=None,
+        help="start the kernel on HOST over SSH; the local connection file reaches it "
+        "through forwards (see --remote-python)",
+    )
+    from kcf_client.remote._cli import add_options
 
     add_options(p)
     # ARGV: everything after '--', the kernel's command ({connection_file} is replaced).
@@ -57,12 +67,16 @@ def _target(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
+    if args.slurm and args.ssh is not None:
+        raise CliError("start: --slurm or --ssh, not both", USAGE)
     if args.slurm:  # the kernel runs in a job; kcf_client.slurm does start, wait and stop
         from kcf_client.slurm._cli import run as run_slurm
 
         if args.outlive:
             raise CliError("start: --outlive is not for --slurm (the job has a time limit)", USAGE)
         return run_slurm(args, interruptible=signals.interruptible, emit=out.emit)
+    if args.ssh is not None:  # the kernel runs on HOST; kcf_client.remote starts and stops it
+        return _run_remote(args, out, signals)
     _target(args)
     started = False
     try:
@@ -89,3 +103,25 @@ def run(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
         return OK if started else 128 + stop.signum
     print(f"kcf: kernel {exit_status_text(code)}", file=sys.stderr)
     return FAILED
+
+
+def _run_remote(args: argparse.Namespace, out: Out, signals: StopSignals) -> int:
+    from kcf_client.remote._cli import kernel_choice
+    from kcf_client.remote._cli import run as run_remote
+
+    local = [
+        o
+        for o, on in (
+            ("--outlive", args.outlive),
+            ("--port-range", args.port_range),
+            ("--kernel-output", args.kernel_output),
+        )
+        if on
+    ]
+    if local:
+        raise CliError(f"start: {', '.join(local)} not with --ssh (a local kernel's)", USAGE)
+    try:
+        kernel_choice(args)
+    except ValueError as exc:
+        raise CliError(f"start: {exc}", USAGE) from None
+    return run_remote(args, interruptible=signals.interruptible, emit=out.emit)

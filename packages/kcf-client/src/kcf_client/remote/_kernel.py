@@ -41,7 +41,7 @@ from kcf_spec import (
     SignatureError,
 )
 
-from kcf_client.tunnel import Backend, BackendUnavailable, TunnelError, choose_backend, parse_server
+from kcf_client.tunnel import Backend, TunnelError, choose_backend, parse_server
 from kcf_client.tunnel._base import StrPath, TunnelOptions, local_info
 from kcf_client.tunnel._openssh import PortTaken, free_ports
 
@@ -56,18 +56,20 @@ _PORT_TRIES = 4
 
 def _connector(
     backend: str, options: TunnelOptions, control_dir: Path
-) -> Callable[[Sequence[str]], Connection]:
+) -> tuple[Callable[[Sequence[str]], Connection], Callable[[], None]]:
+    """How to open a connection running a command, and what to release at the end (the
+    paramiko backend's local forwards, which outlive each connection)."""
     counter = iter(range(1_000_000))
     if backend == "paramiko":
-        raise BackendUnavailable(
-            "remote kernels need the OpenSSH client (the ssh command) for now; the paramiko "
-            "backend is not built yet",
-            server=options.server,
-            backend="paramiko",
-        )
+        from ._paramiko import ParamikoConnection, SharedForwards
+
+        forwards = SharedForwards(options)
+        return (lambda command: ParamikoConnection(options, command, forwards)), forwards.close
     from ._openssh import OpenSSHConnection
 
-    return lambda command: OpenSSHConnection(options, command, control_dir / f"c{next(counter)}")
+    return (
+        lambda command: OpenSSHConnection(options, command, control_dir / f"c{next(counter)}")
+    ), lambda: None
 
 
 class RemoteKernel:
@@ -97,6 +99,7 @@ class RemoteKernel:
         python: str,
         key: bytes,
         connect: Callable[[Sequence[str]], Connection],
+        release: Callable[[], None],
         control_dir: Path,
         grace: float,
         timeout: float,
@@ -108,6 +111,7 @@ class RemoteKernel:
         self._key = key
         self._codec = Codec(key)
         self._connect = connect
+        self._release = release
         self._control_dir = control_dir
         self._timeout = timeout
         self._replies: queue.Queue[Message] = queue.Queue()
@@ -315,6 +319,15 @@ class RemoteKernel:
         return self._ended.wait(timeout)
 
     @property
+    def exit_status(self) -> int | None:
+        """The kernel's exit status once it exited (``None`` while it runs, or when it was
+        lost with the connection).
+
+        .. versionadded:: 0.2.0
+        """
+        return self._exit_status
+
+    @property
     def error(self) -> BaseException | None:
         """Why the kernel is gone (:class:`ConnectionLost`), or ``None``."""
         return self._error
@@ -372,6 +385,7 @@ class RemoteKernel:
             conn.close()
         if self._healer is not None:
             self._healer.join(timeout)
+        self._release()
         if self._file_written and self.info is not None:
             remove_connection_file(self.connection_file, self.info)
             self._file_written = False
@@ -431,8 +445,8 @@ def start_remote_kernel(
         strategy: how the kernel gets its ports on ``host`` (see :mod:`kcf_kernel.nanny`).
         env: variables added to the kernel's environment.
         cwd: the kernel's working directory on ``host``.
-        backend: ``"openssh"`` or ``"auto"`` (``"paramiko"`` is not built yet and raises
-            :class:`~kcf_client.tunnel.BackendUnavailable`).
+        backend: ``"openssh"`` (the ssh command, one master connection), ``"paramiko"``
+            (one transport in this process), or ``"auto"`` (as for tunnels).
         grace: seconds the kernel outlives a dropped connection (and a dead launcher).
         timeout: seconds for connecting and for the kernel's ports each.
         connection_file: where to write the local connection file (default: the runtime
@@ -468,11 +482,13 @@ def start_remote_kernel(
     chosen = choose_backend(backend)
     control_dir = Path(tempfile.mkdtemp(prefix="kcf-ssh-"))  # mkdtemp: 0700
     key = secrets.token_hex(32).encode("ascii")
+    connect, release = _connector(chosen, options, control_dir)
     kernel = RemoteKernel(
         host,
         remote_python,
         key,
-        _connector(chosen, options, control_dir),
+        connect,
+        release,
         control_dir,
         grace,
         timeout,

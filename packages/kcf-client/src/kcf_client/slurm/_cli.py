@@ -14,12 +14,12 @@ import contextlib
 import json
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from types import FrameType
 
 from kcf_spec import KcfError
+
+from kcf_client._stop_signals import raise_on_stop_signals
 
 from ._commands import JobStatus
 from ._errors import SlurmOptionError
@@ -108,7 +108,7 @@ def run(
             connection file's path on stdout, or JSON with ``--json``.
     """
     if interruptible is None:
-        _raise_on_stop_signals()
+        raise_on_stop_signals()
         interruptible = contextlib.nullcontext
 
     def progress(status: JobStatus) -> None:
@@ -160,20 +160,6 @@ def run(
         file=sys.stderr,
     )
     return 1
-
-
-def _raise_on_stop_signals() -> None:
-    """SIGTERM and SIGHUP raise ``KeyboardInterrupt`` (once: the clean-up is not cut short)."""
-    fired = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if fired.is_set():
-            return
-        fired.set()
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,9 +1,10 @@
 """The paramiko backend: one transport, a ``direct-tcpip`` channel per local connection.
 
 Per channel a listening socket on ``127.0.0.1`` port 0, opened before anything else and
-kept open for the life of the tunnel (no port race). One accept thread serves the five
-listeners; each accepted connection gets a pump thread moving 64 KiB reads with
-``sendall`` both ways, half-close aware. ``ProxyJump`` hops are nested ``direct-tcpip``
+kept open for the life of the tunnel (no port race). A :class:`Forwarder` serves them: one
+accept thread for the five listeners; each accepted connection gets a pump thread moving
+64 KiB reads with ``sendall`` both ways, half-close aware (remote kernels reuse it, with a
+transport swapped on reconnect). ``ProxyJump`` hops are nested ``direct-tcpip``
 channels handed to the next transport as its socket. All threads are daemons and are
 joined by :meth:`ParamikoTunnel.close`.
 """
@@ -19,7 +20,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         backend="paramiko",
     ) from exc
 
-__all__ = ["ParamikoTunnel", "open_paramiko"]
+__all__ = ["ParamikoTunnel", "open_paramiko", "Forwarder", "bind_listeners"]
 
 # paramiko logs refused channels and failed handshakes at ERROR; with no logging set up,
 # Python's last-resort handler would print them on stderr. We report them as exceptions,
@@ -390,59 +391,70 @@ class _ProxyCommand:
 # -- the tunnel ------------------------------------------------------------------------------
 
 
-class ParamikoTunnel(Tunnel):
-    """A tunnel carried by one paramiko transport.
+def bind_listeners(ports: Mapping[Channel, int] | None = None) -> dict[socket.socket, Channel]:
+    """A listening socket on ``127.0.0.1`` per channel, on ``ports`` (default: port 0).
 
-    .. versionadded:: 0.1.0
+    Raises:
+        OSError: a port cannot be bound (none is left open).
     """
+    listeners: dict[socket.socket, Channel] = {}
+    try:
+        for channel in Channel:
+            lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listeners[lst] = channel
+            lst.bind(("127.0.0.1", ports[channel] if ports is not None else 0))
+            lst.listen(16)
+    except OSError:
+        for lst in listeners:
+            lst.close()
+        raise
+    return listeners
 
-    backend = "paramiko"
+
+class Forwarder:
+    """Local listeners forwarded over a paramiko transport (``direct-tcpip``).
+
+    One accept thread serves the listeners; each accepted connection gets a pump thread
+    (64 KiB reads, ``sendall`` both ways, half-close aware). :attr:`transport` may be
+    replaced while it runs (a remote kernel's healed connection): the listeners stay, new
+    connections use the new transport. :meth:`stop` ends accepting and closes the
+    listeners; :meth:`join` waits for the pumps (after the transport is closed).
+    """
 
     def __init__(
         self,
-        remote: ConnectionInfo,
+        listeners: dict[socket.socket, Channel],
+        targets: Mapping[Channel, tuple[str, int]],
         transport: Any,
-        stack: list[Any],
-        options: TunnelOptions,
-        connection_file: StrPath | None,
+        timeout: float,
+        name: str,
     ) -> None:
-        self._transport = transport
-        self._stack = stack
-        self._targets = targets(remote)
-        self._refused: dict[Channel, str] = {}
+        self.transport = transport
+        self.targets = dict(targets)
+        self.listeners = listeners
+        self.ports = {c: int(lst.getsockname()[1]) for lst, c in listeners.items()}
+        #: why a channel's last connection was refused (the server's reason).
+        self.refused: dict[Channel, str] = {}
+        self._timeout = timeout
         # paramiko keeps one "saved exception" per transport for a refused channel open:
         # concurrent open_channel calls can take each other's, leaving the server's reason
         # ("Connect failed") to the wrong thread and a bare "Unable to open channel." to ours.
         self._open_lock = threading.Lock()
-        self._listeners: dict[socket.socket, Channel] = {}
         self._pumps: set[threading.Thread] = set()
         self._pumps_lock = threading.Lock()
+        self._stopped = False
         self._wake_r, self._wake_w = socket.socketpair()
-        ports: dict[Channel, int] = {}
-        try:
-            for channel in Channel:
-                lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                self._listeners[lst] = channel
-                lst.bind(("127.0.0.1", 0))
-                lst.listen(16)
-                ports[channel] = lst.getsockname()[1]
-        except OSError:
-            self._close_sockets()
-            raise
-        super().__init__(remote, ports, options, connection_file)
         self._acceptor = threading.Thread(
-            target=self._accept_loop, name=f"kcf-tunnel-accept-{options.server}", daemon=True
+            target=self._accept_loop, name=f"kcf-tunnel-accept-{name}", daemon=True
         )
         self._acceptor.start()
-
-    # -- threads ----------------------------------------------------------------------------
 
     def _accept_loop(self) -> None:
         sel = selectors.DefaultSelector()
         try:
             sel.register(self._wake_r, selectors.EVENT_READ)
-            by_fd = {lst.fileno(): lst for lst in self._listeners}
-            for lst in self._listeners:
+            by_fd = {lst.fileno(): lst for lst in self.listeners}
+            for lst in self.listeners:
                 sel.register(lst, selectors.EVENT_READ)
             while True:
                 for key, _ in sel.select():
@@ -456,12 +468,12 @@ class ParamikoTunnel(Tunnel):
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     pump = threading.Thread(
                         target=self._pump,
-                        args=(conn, peer, self._listeners[lst]),
-                        name=f"kcf-tunnel-pump-{self._listeners[lst].value}",
+                        args=(conn, peer, self.listeners[lst]),
+                        name=f"kcf-tunnel-pump-{self.listeners[lst].value}",
                         daemon=True,
                     )
                     with self._pumps_lock:
-                        if self._closed:
+                        if self._stopped:
                             conn.close()
                             return
                         self._pumps.add(pump)
@@ -473,19 +485,19 @@ class ParamikoTunnel(Tunnel):
         chan = None
         sel = selectors.DefaultSelector()
         try:
-            host, port = self._targets[channel]
+            host, port = self.targets[channel]
             try:
                 with self._open_lock:
-                    chan = self._transport.open_channel(
-                        "direct-tcpip", (host, port), peer, timeout=self._options.timeout
+                    chan = self.transport.open_channel(
+                        "direct-tcpip", (host, port), peer, timeout=self._timeout
                     )
             except paramiko.ChannelException as exc:
-                self._refused[channel] = f"{exc.text} (code {exc.code})"
+                self.refused[channel] = f"{exc.text} (code {exc.code})"
                 return
             except (paramiko.SSHException, OSError, EOFError) as exc:
-                self._refused[channel] = str(exc) or type(exc).__name__
+                self.refused[channel] = str(exc) or type(exc).__name__
                 return
-            self._refused.pop(channel, None)
+            self.refused.pop(channel, None)
             sel.register(self._wake_r, selectors.EVENT_READ)
             sel.register(conn, selectors.EVENT_READ)
             sel.register(chan, selectors.EVENT_READ)
@@ -513,7 +525,7 @@ class ParamikoTunnel(Tunnel):
                             sel.unregister(chan)
                             open_ends -= 1
         except (OSError, EOFError, paramiko.SSHException):
-            return  # either end went away: drop this connection, the tunnel stays
+            return  # either end went away: drop this connection, the forwards stay
         finally:
             sel.close()
             if chan is not None:
@@ -522,6 +534,52 @@ class ParamikoTunnel(Tunnel):
             conn.close()
             with self._pumps_lock:
                 self._pumps.discard(threading.current_thread())
+
+    def stop(self) -> None:
+        """Stop accepting, close the listeners, wake the pumps (idempotent)."""
+        with self._pumps_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._wake_w.send(b"x")
+        self._acceptor.join(5)
+        for lst in self.listeners:
+            lst.close()
+
+    def join(self) -> None:
+        """Wait for the pumps to end (after :meth:`stop`), release the wake-up pair."""
+        with self._pumps_lock:
+            pumps = list(self._pumps)
+        for pump in pumps:
+            pump.join(5)
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+class ParamikoTunnel(Tunnel):
+    """A tunnel carried by one paramiko transport.
+
+    .. versionadded:: 0.1.0
+    """
+
+    backend = "paramiko"
+
+    def __init__(
+        self,
+        remote: ConnectionInfo,
+        transport: Any,
+        stack: list[Any],
+        options: TunnelOptions,
+        connection_file: StrPath | None,
+    ) -> None:
+        self._transport = transport
+        self._stack = stack
+        listeners = bind_listeners()
+        ports = {c: int(lst.getsockname()[1]) for lst, c in listeners.items()}
+        super().__init__(remote, ports, options, connection_file)
+        self._forwarder = Forwarder(
+            listeners, targets(remote), transport, options.timeout, options.server
+        )
 
     # -- Tunnel -----------------------------------------------------------------------------
 
@@ -540,20 +598,9 @@ class ParamikoTunnel(Tunnel):
         )
 
     def _refusal(self, channel: Channel) -> str:
-        return self._refused.get(channel, "")
+        return self._forwarder.refused.get(channel, "")
 
     def _shutdown(self) -> None:
-        self._wake_w.send(b"x")
-        self._acceptor.join(5)
-        self._close_sockets()
+        self._forwarder.stop()
         _close_stack(self._stack)
-        with self._pumps_lock:
-            pumps = list(self._pumps)
-        for pump in pumps:
-            pump.join(5)
-        self._wake_r.close()
-        self._wake_w.close()
-
-    def _close_sockets(self) -> None:
-        for lst in self._listeners:
-            lst.close()
+        self._forwarder.join()
