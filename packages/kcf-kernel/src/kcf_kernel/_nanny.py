@@ -5,13 +5,15 @@ Run as ``python -m kcf_kernel.nanny`` on the kernel's host (over SSH, by ``sbatc
 talks to its launcher over a :mod:`link <kcf_kernel._nanny_link>` (stdin/stdout by default):
 
 1. hello: the launcher's session key (never on the command line);
-2. ``nanny_launch_request`` ``{argv | kernelspec, strategy, env, cwd, grace, timeout}``;
+2. ``nanny_launch_request`` ``{argv | kernelspec, strategy, env, cwd, grace, timeout, ip}``;
    the nanny starts the kernel with :func:`kcf_kernel.launch_kernel` (race-free:
    ``"kernel"`` for ipykernel, ``"handshake"`` for JEP 66 kernels, ``"reserve"`` otherwise;
    ``"auto"`` picks ``"kernel"`` when the argv names ipykernel, else ``"reserve"``) on
-   127.0.0.1 and answers ``nanny_launch_reply`` ``{status: ok, nanny_id, pid, connection}``
-   (the kernel's connection with real ports and its key) or ``{status: error, error, message,
-   exit_status, stderr_tail}``;
+   ``ip`` (default ``127.0.0.1``: over SSH the forwards reach the loopback; a Slurm job asks
+   for the node's address that routes back to its launcher) and answers
+   ``nanny_launch_reply`` ``{status: ok, nanny_id, pid, connection}`` (the kernel's
+   connection with real ports and its key) or ``{status: error, error, message, exit_status,
+   stderr_tail}`` (``error: bad_address`` when ``ip`` cannot be bound on this host);
 3. then ``nanny_signal_request {signal: interrupt|terminate|kill}`` (to the kernel's process
    group), ``nanny_status_request``, ``nanny_shutdown_request``; the nanny sends
    ``nanny_kernel_exited {exit_status, stderr_tail}`` when the kernel ends by itself, cleans
@@ -37,6 +39,7 @@ import argparse
 import contextlib
 import dataclasses
 import hmac
+import ipaddress
 import os
 import queue
 import secrets
@@ -55,6 +58,7 @@ from kcf_spec import Codec, KcfError, Message, RemoteProtocolError, SignatureErr
 from ._errors import KernelSpecError, NoSuchKernelSpec
 from ._kernelspec import KernelSpec, find_kernel_specs, get_kernel_spec
 from ._launch import ipykernel_argv, launch_kernel
+from ._listen import address_family
 from ._nanny_link import (
     Link,
     LinkClosed,
@@ -91,6 +95,7 @@ class NannyRequest:
         cwd: the kernel's working directory (``None``: the nanny's).
         grace: seconds the kernel outlives a lost launcher.
         timeout: seconds to wait for the kernel's ports.
+        ip: the address the kernel binds (tcp), an IP literal owned by the nanny's host.
 
     .. versionadded:: 0.2.0
     """
@@ -102,6 +107,7 @@ class NannyRequest:
     cwd: str | None = None
     grace: float = DEFAULT_GRACE
     timeout: float = 60.0
+    ip: str = "127.0.0.1"
 
     def to_content(self) -> dict[str, Any]:
         """The message content (JSON types)."""
@@ -113,6 +119,7 @@ class NannyRequest:
             "cwd": self.cwd,
             "grace": self.grace,
             "timeout": self.timeout,
+            "ip": self.ip,
         }
 
     @classmethod
@@ -155,6 +162,13 @@ class NannyRequest:
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise bad(name, "a number of seconds >= 0")
             numbers[name] = float(value)
+        ip = content.get("ip", "127.0.0.1")
+        if not isinstance(ip, str) or not _is_ip_literal(ip):
+            got = repr(ip) if isinstance(ip, str) else type(ip).__name__
+            raise RemoteProtocolError(
+                "nanny_launch_request /content/ip: expected an IP address "
+                f"(no host name, no brackets), got {got}"
+            )
         return cls(
             argv=tuple(argv) if argv is not None else None,
             kernelspec=spec,
@@ -163,7 +177,16 @@ class NannyRequest:
             cwd=cwd,
             grace=numbers["grace"],
             timeout=numbers["timeout"],
+            ip=ip,
         )
+
+
+def _is_ip_literal(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def nanny_dir(nanny_id: str, runtime_dir: Path | None = None) -> Path:
@@ -316,6 +339,15 @@ class _Nanny:
     def start(self, request: NannyRequest) -> None:
         ensure_private_dir(self.dir)
         argv, env, strategy = _resolve(request)
+        with socket.socket(address_family(request.ip), socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((request.ip, 0))  # the kernel could not bind it either
+            except OSError as exc:
+                raise _Failure(
+                    "bad_address",
+                    f"cannot bind {request.ip} on {socket.gethostname()}: "
+                    f"{exc.strerror or exc}",
+                ) from exc
         with open(self.log, "ab") as log:
             os.chmod(self.log, 0o600)
             try:
@@ -324,7 +356,7 @@ class _Nanny:
                     ports=strategy,
                     env=env,
                     cwd=request.cwd,
-                    ip="127.0.0.1",
+                    ip=request.ip,
                     timeout=request.timeout,
                     stdout=log,
                     stderr=log,
