@@ -36,9 +36,7 @@ def _nanny() -> Iterator[tuple[SocketLink, subprocess.Popen[bytes]]]:
     """A nanny process whose stdin/stdout is one end of a socket pair; the other end is the
     launcher's link. The nanny is gone when the block ends."""
     ours, theirs = socket.socketpair()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kcf_kernel.nanny"], stdin=theirs, stdout=theirs
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "kcf_kernel.nanny"], stdin=theirs, stdout=theirs)
     theirs.close()
     link = SocketLink(ours)
     try:

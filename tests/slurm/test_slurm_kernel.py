@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,7 @@ from kcf_client.slurm import (
     SlurmStartTimeout,
     start_slurm_kernel,
 )
+from kcf_kernel._listen import listening_ports
 from slurm import slurm_cluster
 
 
@@ -44,6 +46,7 @@ class TestSlurmKernel:
             data = json.loads(kernel.connection_file.read_text())
             assert data["slurm_job_id"] == kernel.job_id
             assert data["slurm_node"] == slurm.node
+            assert data["ip"] == "127.0.0.1"  # the end of the node's call to 127.0.0.1
             with kcf_client.connect(kernel.connection_file) as conn:
                 conn.wait_until_ready(timeout=60)
                 assert conn.execute("6 * 7", timeout=60).result == {"text/plain": "42"}
@@ -192,3 +195,93 @@ class TestSlurmKernel:
             slurm_cluster.wait_for(lambda: kernel.job_id not in slurm.job_ids(), 60, "job gone")
         finally:
             kernel.close()
+
+
+def _job_python(tmp_path: Path, *, source: str, old_nanny: bool = False) -> str:
+    """A Python for the job whose connections leave from ``source``: what a node does whose
+    route to the launcher goes out of the interface with that address (here all of
+    127.0.0.0/8 is this machine's loopback). ``old_nanny``: a kcf-kernel on the node that
+    predates ``NannyRequest.ip`` (it ignores the field and binds 127.0.0.1)."""
+    old = (
+        "import kcf_kernel._nanny as n\n"
+        "read = n.NannyRequest.from_content\n"
+        "n.NannyRequest.from_content = lambda c: read({k: v for k, v in c.items() if k != 'ip'})\n"
+    )
+    wrapper = tmp_path / "python"
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import functools, runpy, socket, sys\n"
+        "socket.create_connection = functools.partial(\n"
+        f"    socket.create_connection, source_address=({source!r}, 0)\n"
+        ")\n"
+        + (old if old_nanny else "")
+        + "sys.argv = sys.argv[1:]\n"  # the job script, which #! ran through this file
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def _default_route_address() -> str | None:
+    """This machine's address on its default route, if it has one that is not loopback.
+    Nothing is sent (a UDP socket connected to a documentation address picks a route)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))
+        except OSError:
+            return None
+        addr = str(probe.getsockname()[0])
+    return None if addr.startswith("127.") else addr
+
+
+def _assert_served_on(kernel: SlurmKernel, addr: str) -> None:
+    """The connection file names ``addr``, the kernel listens there (only), and answers."""
+    assert kernel.info is not None
+    assert json.loads(kernel.connection_file.read_text())["ip"] == addr
+    ports = set(kernel.info.ports.values())
+    assert listening_ports(addr, ports) == ports
+    assert listening_ports("127.0.0.3", ports) == set()  # bound to no wildcard
+    with kcf_client.connect(kernel.connection_file) as conn:
+        assert conn.wait_until_ready(timeout=60)
+        assert conn.execute("6 * 7", timeout=60).result == {"text/plain": "42"}
+
+
+class TestSlurmKernelAddress:
+    def test_slurm_kernel_listens_where_the_node_reached_the_launcher(
+        self, slurm: slurm_cluster.SlurmCluster, runtime: Path, tmp_path: Path
+    ) -> None:
+        """A node whose call to the launcher leaves from 127.0.0.2 (not the launcher's
+        127.0.0.1): the kernel listens on 127.0.0.2 and the connection file says so."""
+        kernel = _start(runtime, python=_job_python(tmp_path, source="127.0.0.2"))
+        try:
+            assert kernel.info is not None
+            assert kernel.info.ip == "127.0.0.2"
+            assert json.loads(kernel.connection_file.read_text())["slurm_node"] == slurm.node
+            _assert_served_on(kernel, "127.0.0.2")
+        finally:
+            kernel.close()
+
+    def test_slurm_kernel_non_loopback_registration_address(
+        self, slurm: slurm_cluster.SlurmCluster, runtime: Path
+    ) -> None:
+        """The launcher on this machine's non-loopback address: the node calls it there,
+        and the kernel listens on that address (the traffic stays on this machine)."""
+        addr = _default_route_address()
+        if addr is None:
+            pytest.skip("no non-loopback IPv4 address here (the 127.0.0.2 test covers the rule)")
+        kernel = _start(runtime, registration_ip=addr)
+        try:
+            _assert_served_on(kernel, addr)
+        finally:
+            kernel.close()
+
+    def test_slurm_kernel_old_nanny_binding_loopback_refused(
+        self, slurm: slurm_cluster.SlurmCluster, runtime: Path, tmp_path: Path
+    ) -> None:
+        """A nanny that ignores the address (an older kcf-kernel on the node) binds
+        127.0.0.1: the start fails naming both addresses, and the job is cancelled."""
+        python = _job_python(tmp_path, source="127.0.0.2", old_nanny=True)
+        said = r"listens on tcp://127\.0\.0\.1, not on 127\.0\.0\.2"
+        with pytest.raises(SlurmJobFailed, match=said):
+            _start(runtime, python=python)
+        assert not list(runtime.glob("kernel-*-slurm.json"))

@@ -22,7 +22,7 @@ from kcf_client.slurm import (
     registration_address,
 )
 from kcf_client.slurm._commands import _fields, run_command
-from kcf_client.slurm._register import Registration, batch_script
+from kcf_client.slurm._register import Callback, Registration, batch_script
 from kcf_spec import KcfError
 
 one_line = st.text(min_size=1).filter(lambda s: "\n" not in s)
@@ -81,21 +81,45 @@ class TestRegistration:
         """A caller without the token is closed; the job's call with it is accepted."""
         with Registration("127.0.0.1") as reg:
             intruder = socket.create_connection(("127.0.0.1", reg.port))
-            intruder.sendall(b"kcf-slurm/1 " + b"x" * len(reg.token) + b"\n")
-            got: list[tuple[socket.socket, str] | None] = []
+            intruder.sendall(b"kcf-slurm/2 " + b"x" * len(reg.token) + b" 42 127.0.0.1\n")
+            got: list[Callback | None] = []
             t = threading.Thread(target=lambda: got.append(reg.accept(30)))
             t.start()
             assert intruder.recv(1) == b""  # closed by the launcher
             job = socket.create_connection(("127.0.0.1", reg.port))
-            job.sendall(reg.hello[:-1] + b" 42.0\nlink bytes")
+            job.sendall(reg.hello[:-1] + b" 42.0 10.1.0.17\nlink bytes")
             t.join(30)
             assert got
             assert got[0] is not None
-            conn, job_id = got[0]
-            assert job_id == "42.0"
+            conn, job_id, address = got[0]
+            assert (job_id, address) == ("42.0", "10.1.0.17")
             assert conn.recv(10) == b"link bytes"  # nothing after the line was consumed
             for s in (intruder, job, conn):
                 s.close()
+
+    @pytest.mark.parametrize(
+        ("tail", "job_id", "address"),
+        [
+            (b" 7 fd00::2", "7", "fd00::2"),
+            (b"  127.0.0.1", "", "127.0.0.1"),  # no job id (a job outside Slurm's env)
+            (b" 7 node17", "7", ""),  # a name, not an address
+            (b" 7", "7", ""),  # no address (an older script)
+            (b" 7 10.1.0.17 more", "7", ""),
+        ],
+    )
+    def test_registration_reads_job_id_and_address(
+        self, tail: bytes, job_id: str, address: str
+    ) -> None:
+        """The job id and the node's address after the token; what is not an IP address
+        becomes "" (the launcher then refuses to start the kernel)."""
+        with Registration("127.0.0.1") as reg:
+            job = socket.create_connection(("127.0.0.1", reg.port))
+            job.sendall(reg.hello[:-1] + tail + b"\n")
+            called = reg.accept(30)
+            assert called is not None
+            assert (called.job_id, called.address) == (job_id, address)
+            called.conn.close()
+            job.close()
 
     def test_registration_accept_returns_none_at_timeout(self) -> None:
         """No caller: accept returns None by its timeout."""
@@ -111,7 +135,8 @@ class TestRegistration:
             child = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
             called = reg.accept(60)
             assert called is not None
-            called[0].close()  # no hello: the nanny exits (2), having read nothing it trusts
+            assert called.address == "127.0.0.1"  # its end of the connection
+            called.conn.close()  # no hello: the nanny exits (2), having read nothing it trusts
             assert child.wait(60) == 2
             assert child.stderr is not None
             assert b"kcf nanny" in child.stderr.read()

@@ -7,9 +7,8 @@ import ipaddress
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kcf_spec import RemoteProtocolError
-
 from kcf_kernel import NannyRequest
+from kcf_spec import RemoteProtocolError
 
 
 def _is_ip(text: str) -> bool:

@@ -345,8 +345,7 @@ class _Nanny:
             except OSError as exc:
                 raise _Failure(
                     "bad_address",
-                    f"cannot bind {request.ip} on {socket.gethostname()}: "
-                    f"{exc.strerror or exc}",
+                    f"cannot bind {request.ip} on {socket.gethostname()}: {exc.strerror or exc}",
                 ) from exc
         with open(self.log, "ab") as log:
             os.chmod(self.log, 0o600)

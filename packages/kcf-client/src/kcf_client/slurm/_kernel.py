@@ -5,8 +5,10 @@ script calls it back and runs ``python -m kcf_kernel.nanny`` (``sbatch``, or ``s
 inside an existing allocation), and watches the job (state and pending reason reported as
 they change) until the node calls back, the job ends (an error with Slurm's state, reason,
 exit code and the job's last output lines) or the start timeout runs out (the job is
-cancelled). Over the link it sends the hello and a signed ``nanny_launch_request``, reads the
-kernel's real ports and key, and writes the connection file (``slurm_job_id`` and
+cancelled). Over the link it sends the hello and a signed ``nanny_launch_request`` asking the
+nanny to bind the address the node reported (its end of the link: the address of its
+interface that routes to the launcher, see :mod:`._register`), reads the kernel's real ports
+and key, and writes the connection file with that address as ``ip`` (``slurm_job_id`` and
 ``slurm_node`` as extra fields). Every failure path and :meth:`SlurmKernel.close` run
 ``scancel``; a launcher that dies closes the link, and the nanny ends the kernel (and so the
 job) after its grace period.
@@ -15,11 +17,11 @@ job) after its grace period.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import queue
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -48,7 +50,7 @@ from ._errors import (
     SlurmStartTimeout,
 )
 from ._options import SlurmOptions
-from ._register import Registration, batch_script
+from ._register import Callback, Registration, batch_script
 
 __all__ = ["SlurmKernel", "start_slurm_kernel", "StatusCallback"]
 
@@ -102,7 +104,7 @@ class SlurmKernel:
         timeout: float,
         poll: float,
         on_status: StatusCallback | None,
-    ) -> socket.socket:
+    ) -> Callback:
         """Watch the job until its script calls back; report each new state and reason."""
         deadline = time.monotonic() + timeout
         last: JobStatus | None = None
@@ -133,11 +135,10 @@ class SlurmKernel:
                 )
             called = registration.accept(min(poll, left))
             if called is not None:
-                conn, job_id = called
-                if self._srun is not None and job_id:
-                    self.job_id = job_id  # srun's job (and step), known only now
+                if self._srun is not None and called.job_id:
+                    self.job_id = called.job_id  # srun's job (and step), known only now
                 self.node = status.node
-                return conn
+                return called
 
     def _status(self) -> JobStatus:
         if self._srun is not None:
@@ -147,9 +148,16 @@ class SlurmKernel:
             return JobStatus(self.job_id, "FAILED", "srun exited", f"{code}:0")
         return job_status(self.job_id)
 
-    def _launch(self, conn: socket.socket, request: NannyRequest, timeout: float) -> None:
+    def _launch(self, called: Callback, request: NannyRequest, timeout: float) -> None:
+        conn = called.conn
         link = SocketLink(conn)
         self._link = link
+        if not called.address:  # the job runs on; close() cancels it
+            raise SlurmJobFailed(
+                "the job called back without a usable address for its kernel",
+                job_id=self.job_id,
+            )
+        request = dataclasses.replace(request, ip=called.address)
         conn.settimeout(timeout + request.timeout)
         try:
             send_hello(link, self._key)
@@ -175,13 +183,11 @@ class SlurmKernel:
         self.pid = int(content.get("pid", 0))
         host = str(content.get("hostname", ""))
         self.node = self.node or host
-        if (
-            remote.ip.startswith("127.")
-            and host.split(".")[0] != socket.gethostname().split(".")[0]
-        ):
-            raise self._failure(
-                f"the kernel listens on {remote.ip} on node {host}, which this host cannot "
-                "reach; the nanny must bind the node's address (kcf-kernel too old?)"
+        if remote.transport != "tcp" or remote.ip != request.ip:  # the job runs on
+            raise SlurmJobFailed(
+                f"the kernel on node {host} listens on {remote.transport}://{remote.ip}, not on "
+                f"{request.ip} as asked (is kcf-kernel on the node older than the launcher?)",
+                job_id=self.job_id,
             )
         extras = {**remote.extras, "slurm_job_id": self.job_id, "slurm_node": self.node}
         self.info = remote.replace(extras=extras)
@@ -368,7 +374,8 @@ def start_slurm_kernel(
             ``salloc`` or a batch job; elsewhere srun makes its own) instead of submitting a
             batch job with ``sbatch``. The launcher must then live as long as the kernel.
         registration_ip: the address the node calls back (default: this host's address on
-            the interface that routes to the Slurm controller).
+            the interface that routes to the Slurm controller). The kernel listens on the
+            node's end of that call, the node's address on the route back to this host.
         timeout: seconds from submission until the kernel is ready (queue time included);
             then the job is cancelled and :class:`SlurmStartTimeout` raised.
         kernel_timeout: seconds the nanny waits for the kernel's ports on the node.
@@ -423,8 +430,8 @@ def start_slurm_kernel(
             else:
                 kernel.job_id = submit_batch([*options.argv(), *output], script)
             log.info("Slurm job %s: submitted", kernel.job_id)
-            conn = kernel._wait_for_node(registration, timeout, poll_interval, on_status)
-        kernel._launch(conn, request, kernel_timeout)
+            called = kernel._wait_for_node(registration, timeout, poll_interval, on_status)
+        kernel._launch(called, request, kernel_timeout)
         assert kernel.info is not None
         path = (
             Path(connection_file)
