@@ -45,7 +45,9 @@ class TestListKernels:
 
     def test_list_remote_address_is_unknown(self, tmp_path: Path, h: Any) -> None:
         """A kernel on an address that is not this machine is never called dead."""
-        info = h.dead_info().replace(ip="192.0.2.1")  # TEST-NET-1: never routed
+        # Not this machine, and no packet leaves it: TCP to a multicast address fails at
+        # connect() (test traffic stays on loopback; a TEST-NET address can be on-link).
+        info = h.dead_info().replace(ip="224.0.0.1")
         h.write(tmp_path / "kernel-remote.json", info)
         [e] = list_kernels(tmp_path, timeout=0.2, grace=0)
         assert e.state is KernelState.UNKNOWN

@@ -137,6 +137,8 @@ def local_address(ip: str) -> str | None:
         return None
     if addr.is_loopback:
         return str(addr)
+    if addr.is_multicast:  # bindable, but no kernel is "on" a group address
+        return None
     family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
     probe = socket.socket(family, socket.SOCK_STREAM)
     try:
