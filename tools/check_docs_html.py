@@ -34,9 +34,10 @@ _DIRECTIVE_TARGET = re.compile(r"^(?:`{3,}|:{3,})\{auto[a-z]+\}\s+(\S+)", re.MUL
 
 
 class _Text(HTMLParser):
-    """The readable text of a page's article, code blocks and scripts left out."""
+    """The readable text of a page's article; code (blocks and inline ``literals``, where
+    prose quotes markup on purpose) and scripts left out."""
 
-    SKIP = frozenset({"pre", "script", "style", "textarea"})
+    SKIP = frozenset({"pre", "code", "script", "style", "textarea"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
